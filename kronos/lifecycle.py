@@ -1,0 +1,871 @@
+"""The lifecycle of one key: pandas frame in, forecast frame and outcome out.
+
+:func:`forecast_key` reads as the steps it runs:
+
+1. open the key's experiment and the execution's run;
+2. prepare the series and place the test windows;
+3. define the candidates and log their parameters;
+4. train and score every candidate on every window;
+5. score the production model on the same windows, by the same rule;
+6. pick the winner; register it unless production won;
+7. stage the new version and unit-test it, loaded fresh from the registry;
+8. promote it if the test passed;
+9. forecast with the production model.
+
+Nothing here imports Spark: the function that ``applyInPandas`` runs is a thin
+wrapper around :func:`forecast_key`, so calling it on one key's pandas frame
+gives the same rows as the Spark job.
+
+Failure policy: a key never raises. When its data cannot be used, when no
+model can forecast, or when tracking or the registry fail, the key gets the
+naive forecast (its last observed value) and the reason is recorded in the
+outcome and, where tracking still answers, on the run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.tracking import MlflowClient
+
+from kronos import backtest, metrics, tracking
+from kronos._version import __version__
+from kronos.config import (
+    ACTIONS,
+    FALLBACK_MODEL_ENTRY,
+    FALLBACK_MODEL_NAME,
+    QUALITIES,
+    Settings,
+    parse_models_column,
+)
+from kronos.models import ForecastModel, build_model
+from kronos.models.ensemble import EnsembleModel
+from kronos.registry import UNIT_TEST_TAG, Registry
+from kronos.series import Series, SeriesError, future_dates, prepare_series
+
+logger = logging.getLogger(__name__)
+
+#: Name under which the production model appears among the scores.
+PRODUCTION = "production"
+
+#: Version tag naming the ``models_config`` entry a version was trained from.
+CANDIDATE_TAG = "kronos.candidate"
+
+
+class KeyDataError(ValueError):
+    """A key's attribute columns are missing, unknown or not constant."""
+
+
+@dataclass
+class KeyOutcome:
+    """What happened to one key in one execution."""
+
+    key: str
+    action: str | None = None
+    quality: str | None = None
+    candidates: list[str] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+    dropped: dict[str, str] = field(default_factory=dict)
+    winner: str | None = None
+    registered_version: str | None = None
+    unit_test: str | None = None
+    promoted: bool = False
+    forecast_version: str | None = None
+    fallback_reason: str | None = None
+    run_id: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class KeyResult:
+    """The forecast rows of one key and what happened to it."""
+
+    forecast: pd.DataFrame
+    outcome: KeyOutcome
+
+
+@dataclass(frozen=True)
+class KeyAttributes:
+    """The per-key settings read from the attribute columns."""
+
+    quality: str
+    action: str
+    candidates: tuple[str, ...]
+
+
+@dataclass
+class CandidateResult:
+    """One candidate's forecasts and errors over the test windows."""
+
+    name: str
+    entry: Mapping[str, Any]
+    window_forecasts: list[np.ndarray] = field(default_factory=list)
+    window_metrics: list[dict[str, float]] = field(default_factory=list)
+    model: ForecastModel | None = None
+
+    def mean_metrics(self) -> dict[str, float]:
+        """Return each metric's mean over the windows."""
+        names = self.window_metrics[0]
+        return {
+            name: float(np.mean([w[name] for w in self.window_metrics]))
+            for name in names
+        }
+
+
+# --------------------------------------------------------------------------
+# The lifecycle
+# --------------------------------------------------------------------------
+
+
+def forecast_key(frame: pd.DataFrame, settings: Settings) -> KeyResult:
+    """Run the whole lifecycle for one key; never raises.
+
+    Parameters
+    ----------
+    frame
+        Every input row of one key.
+    settings
+        The validated settings of the execution.
+
+    Returns
+    -------
+    KeyResult
+        ``forecast_horizon`` rows in the output columns, and the outcome.
+    """
+    columns = settings.columns
+    key = str(frame[columns.key].iloc[0])
+    outcome = KeyOutcome(key=key)
+    series: Series | None = None
+    client = MlflowClient(settings.tracking_uri, settings.registry_uri)
+    record = tracking.RunRecord()
+    try:
+        outcome.run_id = open_run(client, settings, key, frame)
+    except Exception as exc:
+        logger.warning("key %s: tracking unavailable: %s", key, exc)
+        outcome.fallback_reason = f"tracking unavailable: {_describe(exc)}"
+        series = _salvage_series(frame, settings)
+        return _fallback_result(outcome, series, settings)
+
+    try:
+        attributes = read_key_attributes(frame, settings)
+        outcome.action, outcome.quality = attributes.action, attributes.quality
+        series = prepare_series(
+            frame,
+            columns.date,
+            columns.metric,
+            freq=settings.freq,
+            duplicates=settings.duplicates,
+            gaps=settings.gaps,
+        )
+        outcome.notes.extend(series.notes)
+    except (KeyDataError, SeriesError) as exc:
+        outcome.fallback_reason = f"unusable data: {exc}"
+        series = series or _salvage_series(frame, settings)
+        close_run(client, outcome, record)
+        return _fallback_result(outcome, series, settings)
+
+    registry = Registry(
+        client,
+        mode=settings.registry_mode,
+        staging_alias=settings.staging_alias,
+        production_alias=settings.production_alias,
+        registration_timeout_s=settings.registration_timeout_s,
+    )
+    try:
+        model = run_action(series, attributes, settings, registry, record, outcome)
+        forecast = final_forecast(model, series, settings)
+    except Exception as exc:
+        logger.warning("key %s: lifecycle failed: %s", key, exc, exc_info=True)
+        outcome.fallback_reason = f"lifecycle failed: {_describe(exc)}"
+        forecast = naive_forecast(series, settings)
+
+    close_run(client, outcome, record)
+    _log_outcome(outcome)
+    return KeyResult(output_frame(key, forecast, series, settings), outcome)
+
+
+def run_action(
+    series: Series,
+    attributes: KeyAttributes,
+    settings: Settings,
+    registry: Registry,
+    record: tracking.RunRecord,
+    outcome: KeyOutcome,
+) -> ForecastModel | None:
+    """Run the key's action and return the model of the final forecast.
+
+    Returns None when there is no production model to forecast with; the
+    caller then gives the key the naive forecast.
+    """
+    model_name = settings.model_name(outcome.key)
+    production = registry.production_version(model_name)
+    production_model = registry.load(production) if production else None
+
+    if attributes.action == "predict":
+        if production is None:
+            outcome.fallback_reason = "no production model to predict with"
+            return None
+        outcome.forecast_version = str(production.version)
+        return production_model
+
+    if attributes.action == "training" and production is not None:
+        entries = {_production_candidate(production): _entry_of(production_model)}
+        outcome.candidates = list(entries)
+        log_candidate_params(record, entries)
+        outcome.winner = next(iter(entries))
+        winner = refit(outcome.winner, entries, series, settings)
+    else:
+        if attributes.action == "training":
+            outcome.notes.append("no production model to retrain: ran a competition")
+        entries = candidate_entries(attributes, settings)
+        outcome.candidates = list(entries)
+        log_candidate_params(record, entries)
+        results = evaluate_candidates(entries, series, settings, outcome)
+        if production_model is not None:
+            results[PRODUCTION] = score_production(
+                production_model, series, settings, outcome
+            )
+        outcome.scores = combine_scores(results, settings)
+        log_scores(record, results, outcome)
+        if settings.log_candidate_models:
+            log_candidate_models(registry.client, outcome.run_id, results)
+        outcome.winner = pick_winner(outcome.scores)
+        if outcome.winner is None:
+            outcome.fallback_reason = "no candidate could be scored"
+            return production_model
+        if outcome.winner == PRODUCTION:
+            outcome.forecast_version = str(production.version)
+            return production_model
+        winner = refit(outcome.winner, entries, series, settings, results)
+
+    version = register_model(registry, model_name, winner, outcome, settings)
+    staged_model, failure = stage_and_unit_test(registry, version, series, settings)
+    outcome.unit_test = failure or "passed"
+    if failure is not None:
+        if production is None:
+            outcome.fallback_reason = f"unit test failed: {failure}"
+            return None
+        outcome.forecast_version = str(production.version)
+        return production_model
+    registry.promote(version)
+    outcome.promoted = True
+    outcome.forecast_version = str(version.version)
+    return staged_model
+
+
+# --------------------------------------------------------------------------
+# Steps
+# --------------------------------------------------------------------------
+
+
+def read_key_attributes(frame: pd.DataFrame, settings: Settings) -> KeyAttributes:
+    """Read quality, action and candidate names, which must be constant.
+
+    Raises
+    ------
+    KeyDataError
+        When a column is missing, not constant within the key, or unknown.
+    """
+    columns = settings.columns
+    missing = [
+        name
+        for name in (columns.quality, columns.action, columns.models)
+        if name not in frame.columns
+    ]
+    if missing:
+        raise KeyDataError(f"missing column(s) {missing}")
+    quality = _constant(frame, columns.quality)
+    action = _constant(frame, columns.action)
+    if quality not in QUALITIES:
+        raise KeyDataError(
+            f"quality {quality!r} is unknown; accepted: {list(QUALITIES)}"
+        )
+    if action not in ACTIONS:
+        raise KeyDataError(f"action {action!r} is unknown; accepted: {list(ACTIONS)}")
+    raw_models = frame[columns.models]
+    first = raw_models.iloc[0]
+    if any(_as_names(value) != _as_names(first) for value in raw_models.iloc[1:]):
+        raise KeyDataError(f"column {columns.models!r} is not constant within the key")
+    try:
+        names = parse_models_column(first, settings.models_config)
+    except ValueError as exc:
+        raise KeyDataError(str(exc)) from exc
+    return KeyAttributes(quality, action, tuple(names))
+
+
+def open_run(
+    client: MlflowClient, settings: Settings, key: str, frame: pd.DataFrame
+) -> str:
+    """Get or create the key's experiment and start the execution's run.
+
+    The run is tagged with the key, the dates, the kronos version, and the
+    key's action and quality as found in its first row.
+    """
+    columns = settings.columns
+    experiment_id = tracking.get_or_create_experiment(
+        client, settings.experiment_name(key)
+    )
+    tags = {
+        "kronos.key": key,
+        "kronos.current_date": settings.current_date.isoformat(),
+        "kronos.fcst_first_date": settings.fcst_first_date.isoformat(),
+        "kronos.version": __version__,
+    }
+    for tag, column in (
+        ("kronos.action", columns.action),
+        ("kronos.quality", columns.quality),
+    ):
+        if column in frame.columns:
+            tags[tag] = str(frame[column].iloc[0])
+    run_id, _ = tracking.start_run(
+        client, experiment_id, settings.execution_timestamp, tags
+    )
+    return run_id
+
+
+def candidate_entries(
+    attributes: KeyAttributes, settings: Settings
+) -> dict[str, Mapping[str, Any]]:
+    """Return the model entries that compete for the key.
+
+    A ``bad`` key trains only the naive model. Ensemble members that the key
+    did not name are not added to its competition.
+    """
+    if attributes.quality == "bad":
+        return {FALLBACK_MODEL_NAME: FALLBACK_MODEL_ENTRY}
+    return {name: settings.models_config[name] for name in attributes.candidates}
+
+
+def log_candidate_params(
+    record: tracking.RunRecord, entries: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Record each candidate's flavor and parameters as ``<name>.<param>``."""
+    for name, entry in entries.items():
+        for param, value in entry.items():
+            record.param(f"{name}.{param}", value)
+
+
+def evaluate_candidates(
+    entries: Mapping[str, Mapping[str, Any]],
+    series: Series,
+    settings: Settings,
+    outcome: KeyOutcome,
+) -> dict[str, CandidateResult]:
+    """Fit and score every candidate on every test window.
+
+    A candidate that cannot be fitted, forecasts non-finite values, or needs a
+    longer series is dropped with its reason in ``outcome.dropped``.
+    Ensembles are scored from their members' window forecasts.
+    """
+    windows = test_windows(series, settings)
+    results: dict[str, CandidateResult] = {}
+    single = {n: e for n, e in entries.items() if e["model_flavor"] != "ensemble"}
+    for name, entry in single.items():
+        result = CandidateResult(name, entry)
+        try:
+            for window in windows:
+                train, test = backtest.window_frames(series.data, window)
+                model = build_model(entry, series.freq)
+                _check_length(model, entry, len(train))
+                model.fit(train)
+                yhat = _predict_values(model, pd.DatetimeIndex(test["ds"]))
+                result.window_forecasts.append(yhat)
+                result.window_metrics.append(
+                    score(test["y"].to_numpy(), yhat, train["y"].to_numpy(), settings)
+                )
+                result.model = model
+        except Exception as exc:
+            outcome.dropped[name] = _describe(exc)
+            logger.info("key %s: candidate %s dropped: %s", outcome.key, name, exc)
+            continue
+        results[name] = result
+
+    for name, entry in entries.items():
+        if entry["model_flavor"] == "ensemble":
+            try:
+                results[name] = score_ensemble(name, entry, results, series, settings)
+            except ValueError as exc:
+                outcome.dropped[name] = str(exc)
+    return results
+
+
+def score_ensemble(
+    name: str,
+    entry: Mapping[str, Any],
+    results: Mapping[str, CandidateResult],
+    series: Series,
+    settings: Settings,
+) -> CandidateResult:
+    """Score an ensemble by combining its members' window forecasts."""
+    members = ensemble_members(entry, results, settings)
+    combine = np.median if entry.get("method", "mean") == "median" else np.mean
+    result = CandidateResult(name, {**entry, "members": members})
+    for index, window in enumerate(test_windows(series, settings)):
+        train, test = backtest.window_frames(series.data, window)
+        stacked = np.vstack([results[m].window_forecasts[index] for m in members])
+        yhat = combine(stacked, axis=0)
+        result.window_forecasts.append(yhat)
+        result.window_metrics.append(
+            score(test["y"].to_numpy(), yhat, train["y"].to_numpy(), settings)
+        )
+    return result
+
+
+def ensemble_members(
+    entry: Mapping[str, Any],
+    results: Mapping[str, CandidateResult],
+    settings: Settings,
+) -> list[str]:
+    """Return the members of an ensemble that were scored.
+
+    Named members must all have been scored; ``k`` takes the best ``k`` single
+    candidates of the key by combined score.
+    """
+    if entry.get("members"):
+        missing = [m for m in entry["members"] if m not in results]
+        if missing:
+            raise ValueError(f"members {missing} could not be scored")
+        return list(entry["members"])
+    singles = {
+        n: r for n, r in results.items() if r.entry["model_flavor"] != "ensemble"
+    }
+    if not singles:
+        raise ValueError("no single candidate could be scored")
+    ranked = metrics.rank(combine_scores(singles, settings))
+    return ranked[: int(entry["k"])]
+
+
+def test_windows(series: Series, settings: Settings) -> list[backtest.Window]:
+    """Place the rolling-origin test windows on the series."""
+    return backtest.rolling_origin_windows(
+        len(series.data), settings.n_test, settings.n_windows
+    )
+
+
+def score(
+    actual: np.ndarray, forecast: np.ndarray, train: np.ndarray, settings: Settings
+) -> dict[str, float]:
+    """Compute every competition metric of one window."""
+    season = settings.season_length or 1
+    return {
+        name: metrics.METRICS[name](
+            actual, forecast, y_train=train, season_length=season
+        )
+        for name in settings.competition_metrics
+    }
+
+
+def score_production(
+    production_model: ForecastModel,
+    series: Series,
+    settings: Settings,
+    outcome: KeyOutcome,
+) -> CandidateResult:
+    """Score the production model on the candidates' windows.
+
+    When the production model was trained before the first test window, it
+    forecasts the windows as it is. Otherwise it has seen them, so its
+    configuration is retrained on each window's training data, as the
+    candidates were: no model is judged on data it was trained on.
+    """
+    result = CandidateResult(PRODUCTION, _entry_of(production_model))
+    windows = test_windows(series, settings)
+    first_test_date = series.data["ds"].iloc[windows[0].test_start]
+    as_loaded = (
+        production_model.last_date is not None
+        and production_model.last_date < first_test_date
+    )
+    outcome.notes.append(
+        "production scored as loaded"
+        if as_loaded
+        else "production scored by retraining its configuration on each window"
+    )
+    for window in windows:
+        train, test = backtest.window_frames(series.data, window)
+        if as_loaded:
+            model = production_model
+        else:
+            model = copy.deepcopy(production_model)
+            model.fit(train)
+        yhat = _predict_values(model, pd.DatetimeIndex(test["ds"]))
+        result.window_forecasts.append(yhat)
+        result.window_metrics.append(
+            score(test["y"].to_numpy(), yhat, train["y"].to_numpy(), settings)
+        )
+    return result
+
+
+def combine_scores(
+    results: Mapping[str, CandidateResult], settings: Settings
+) -> dict[str, float]:
+    """Combine each candidate's mean metrics into one scale-free score."""
+    if not results:
+        return {}
+    return metrics.combined_scores(
+        {name: result.mean_metrics() for name, result in results.items()},
+        dict(settings.competition_metric_weights),
+    )
+
+
+def pick_winner(scores: Mapping[str, float]) -> str | None:
+    """Return the best-scored name; production keeps its place on a tie."""
+    finite = {name: value for name, value in scores.items() if math.isfinite(value)}
+    if not finite:
+        return None
+    best = min(finite.values())
+    if finite.get(PRODUCTION) == best:
+        return PRODUCTION
+    return metrics.rank(finite)[0]
+
+
+def log_scores(
+    record: tracking.RunRecord,
+    results: Mapping[str, CandidateResult],
+    outcome: KeyOutcome,
+) -> None:
+    """Record per-window metrics, means, combined scores, ranks and drops."""
+    ranking = metrics.rank(outcome.scores) if outcome.scores else []
+    for name, result in results.items():
+        for index, window in enumerate(result.window_metrics):
+            for metric, value in window.items():
+                record.metric(f"{name}.{metric}.window_{index}", float(value))
+        for metric, value in result.mean_metrics().items():
+            record.metric(f"{name}.{metric}", float(value))
+        record.metric(f"{name}.score", float(outcome.scores[name]))
+        record.metric(f"{name}.rank", ranking.index(name) + 1)
+    for name, reason in outcome.dropped.items():
+        record.tag(f"{name}.dropped", reason)
+
+
+def log_candidate_models(
+    client: MlflowClient, run_id: str | None, results: Mapping[str, CandidateResult]
+) -> None:
+    """Log each candidate fitted on its last window under ``candidates/<name>``."""
+    with tempfile.TemporaryDirectory(prefix="kronos-candidates-") as tmp:
+        for name, result in results.items():
+            if result.model is None or name == PRODUCTION:
+                continue
+            result.model.save(os.path.join(tmp, name))
+        if os.listdir(tmp):
+            tracking.log_directory(client, run_id, tmp, "candidates")
+
+
+def refit(
+    name: str,
+    entries: Mapping[str, Mapping[str, Any]],
+    series: Series,
+    settings: Settings,
+    results: Mapping[str, CandidateResult] | None = None,
+) -> ForecastModel:
+    """Fit the winner's configuration on the whole series."""
+    entry = entries[name]
+    if entry["model_flavor"] != "ensemble":
+        return build_model(entry, series.freq).fit(series.data)
+    members = (
+        ensemble_members(entry, results, settings) if results else entry["members"]
+    )
+    configs = {**settings.models_config, **entries}
+    fitted = {
+        member: build_model(configs[member], series.freq).fit(series.data)
+        for member in members
+    }
+    model = EnsembleModel.from_members(fitted, entry.get("method", "mean"))
+    model.freq = series.freq
+    model.last_date = series.last_date
+    return model
+
+
+def register_model(
+    registry: Registry,
+    model_name: str,
+    model: ForecastModel,
+    outcome: KeyOutcome,
+    settings: Settings,
+) -> ModelVersion:
+    """Log the winner under the run's ``model`` folder and register it."""
+    with tempfile.TemporaryDirectory(prefix="kronos-model-") as tmp:
+        path = os.path.join(tmp, "model")
+        model.save(path)
+        tracking.log_directory(registry.client, outcome.run_id, path, "model")
+    run = registry.client.get_run(outcome.run_id)
+    source = f"{run.info.artifact_uri.rstrip('/')}/model"
+    tags = {
+        "kronos.key": outcome.key,
+        "kronos.current_date": settings.current_date.isoformat(),
+        CANDIDATE_TAG: outcome.winner or "",
+        "kronos.flavor": model.flavor,
+    }
+    version = registry.register(model_name, source, outcome.run_id, tags)
+    outcome.registered_version = str(version.version)
+    return version
+
+
+def stage_and_unit_test(
+    registry: Registry, version: ModelVersion, series: Series, settings: Settings
+) -> tuple[ForecastModel | None, str | None]:
+    """Stage ``version``, load it fresh from the registry and unit-test it.
+
+    Returns
+    -------
+    tuple
+        The loaded model and None when the test passed, or the model (None if
+        it could not be loaded) and the reason it failed.
+    """
+    registry.stage(version)
+    staged = registry.staged_version(version.name)
+    model: ForecastModel | None = None
+    if staged is None or str(staged.version) != str(version.version):
+        failure = f"version {version.version} is not the staged version"
+    else:
+        try:
+            model = registry.load(staged)
+            failure = unit_test(model, series, settings)
+        except Exception as exc:
+            failure = f"could not load or forecast: {_describe(exc)}"
+    registry.tag(version, UNIT_TEST_TAG, failure or "passed")
+    return model, failure
+
+
+def unit_test(model: ForecastModel, series: Series, settings: Settings) -> str | None:
+    """Check that ``model`` forecasts ``n_unit_test`` finite points.
+
+    Returns
+    -------
+    str or None
+        None when the test passed, else what went wrong.
+    """
+    dates = future_dates(settings.fcst_first_date, settings.n_unit_test, series.freq)
+    forecast = model.predict(dates)
+    if len(forecast) != len(dates):
+        return f"forecast {len(forecast)} points instead of {len(dates)}"
+    if not pd.DatetimeIndex(forecast["ds"]).equals(dates):
+        return "forecast dates differ from the requested dates"
+    if not np.isfinite(forecast["yhat"].to_numpy(dtype=float)).all():
+        return "forecast has non-finite values"
+    return None
+
+
+def final_forecast(
+    model: ForecastModel | None, series: Series, settings: Settings
+) -> pd.DataFrame:
+    """Forecast ``forecast_horizon`` dates from ``fcst_first_date``.
+
+    Without a model, the naive forecast is returned (the reason is already in
+    the outcome).
+    """
+    if model is None:
+        return naive_forecast(series, settings)
+    dates = future_dates(
+        settings.fcst_first_date, settings.forecast_horizon, series.freq
+    )
+    forecast = model.predict(dates, interval_width=settings.interval_width)
+    if not np.isfinite(forecast["yhat"].to_numpy(dtype=float)).all():
+        raise ValueError("the production model forecast non-finite values")
+    return forecast
+
+
+def naive_forecast(series: Series | None, settings: Settings) -> pd.DataFrame:
+    """Return the last observed value for every forecast date (NaN if none)."""
+    freq = series.freq if series is not None else (settings.freq or "D")
+    dates = future_dates(settings.fcst_first_date, settings.forecast_horizon, freq)
+    last = float(series.data["y"].iloc[-1]) if series is not None else math.nan
+    return pd.DataFrame({"ds": dates, "yhat": last})
+
+
+def output_frame(
+    key: str, forecast: pd.DataFrame, series: Series | None, settings: Settings
+) -> pd.DataFrame:
+    """Shape a forecast into the output columns of the result schema."""
+    columns = settings.columns
+    dates = pd.DatetimeIndex(forecast["ds"])
+    sub_daily = series is not None and _is_sub_daily(series.freq)
+    days = (
+        (settings.current_date - series.last_date.date()).days
+        if series is not None
+        else None
+    )
+    out = pd.DataFrame(
+        {
+            columns.key: key,
+            columns.date: list(dates.to_pydatetime())
+            if sub_daily
+            else [d.date() for d in dates],
+            columns.fcst: forecast["yhat"].astype("float32").to_numpy(),
+            columns.dt_creation: settings.current_date,
+            columns.dt_reference: settings.fcst_first_date,
+            columns.days_from_last_obs: pd.array([days] * len(dates), dtype="Int32"),
+        }
+    )
+    if settings.interval_width is not None:
+        for source, target in (
+            ("yhat_lower", columns.fcst_lower),
+            ("yhat_upper", columns.fcst_upper),
+        ):
+            if source in forecast:
+                out[target] = forecast[source].to_numpy(dtype="float32")
+            else:
+                out[target] = np.float32(math.nan)
+    return out
+
+
+def close_run(client: MlflowClient, outcome: KeyOutcome, record: tracking.RunRecord):
+    """Record the outcome on the run and end it; tracking errors are logged."""
+    record.tag("kronos.winner", outcome.winner or "")
+    record.tag("kronos.promoted", outcome.promoted)
+    if outcome.registered_version:
+        record.tag("kronos.registered_version", outcome.registered_version)
+    if outcome.forecast_version:
+        record.tag("kronos.forecast_version", outcome.forecast_version)
+    if outcome.unit_test:
+        record.tag(UNIT_TEST_TAG, outcome.unit_test)
+    if outcome.fallback_reason:
+        record.tag("kronos.fallback_reason", outcome.fallback_reason)
+    if outcome.notes:
+        record.tag("kronos.notes", "; ".join(outcome.notes))
+    try:
+        tracking.flush(client, outcome.run_id, record)
+        tracking.end_run(client, outcome.run_id)
+    except Exception as exc:
+        logger.warning("key %s: could not close run: %s", outcome.key, exc)
+        outcome.notes.append(f"run not closed: {_describe(exc)}")
+
+
+def outcome_columns(outcome: KeyOutcome) -> dict[str, Any]:
+    """Return the outcome as the values of the ``kronos_*`` output columns."""
+    return {
+        "kronos_action": outcome.action,
+        "kronos_quality": outcome.quality,
+        "kronos_winner": outcome.winner,
+        "kronos_scores": json.dumps(
+            {name: _json_number(value) for name, value in outcome.scores.items()}
+        ),
+        "kronos_dropped": json.dumps(outcome.dropped),
+        "kronos_registered_version": outcome.registered_version,
+        "kronos_unit_test": outcome.unit_test,
+        "kronos_promoted": outcome.promoted,
+        "kronos_forecast_version": outcome.forecast_version,
+        "kronos_fallback_reason": outcome.fallback_reason,
+        "kronos_run_id": outcome.run_id,
+    }
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+
+def _fallback_result(
+    outcome: KeyOutcome, series: Series | None, settings: Settings
+) -> KeyResult:
+    _log_outcome(outcome)
+    forecast = naive_forecast(series, settings)
+    return KeyResult(output_frame(outcome.key, forecast, series, settings), outcome)
+
+
+def _salvage_series(frame: pd.DataFrame, settings: Settings) -> Series | None:
+    """Salvage the last finite observation of unusable data, if there is one."""
+    columns = settings.columns
+    try:
+        dates = pd.to_datetime(frame[columns.date], errors="coerce", utc=True)
+        values = pd.to_numeric(frame[columns.metric], errors="coerce")
+    except (KeyError, TypeError, ValueError):
+        return None
+    usable = pd.DataFrame({"ds": dates.dt.tz_localize(None), "y": values})
+    usable = usable[usable["ds"].notna() & np.isfinite(usable["y"])]
+    if usable.empty:
+        return None
+    usable = usable.sort_values("ds").tail(1).reset_index(drop=True)
+    last = usable["ds"].iloc[-1]
+    return Series(
+        data=usable,
+        freq=settings.freq or "D",
+        last_date=last,
+        notes=("kept only the last valid observation",),
+    )
+
+
+def _log_outcome(outcome: KeyOutcome) -> None:
+    logger.info(
+        "key %s: action=%s winner=%s registered=%s promoted=%s fallback=%s",
+        outcome.key,
+        outcome.action,
+        outcome.winner,
+        outcome.registered_version,
+        outcome.promoted,
+        outcome.fallback_reason,
+    )
+
+
+def _production_candidate(version: ModelVersion) -> str:
+    return (version.tags or {}).get(CANDIDATE_TAG) or "production_config"
+
+
+def _entry_of(model: ForecastModel) -> dict[str, Any]:
+    return {"model_flavor": model.flavor, **model.params}
+
+
+def _check_length(model: ForecastModel, entry: Mapping[str, Any], n: int) -> None:
+    params = {k: v for k, v in entry.items() if k != "model_flavor"}
+    needed = type(model).min_train_length(params)
+    if n < needed:
+        raise SeriesError(f"needs at least {needed} training points, the key has {n}")
+
+
+def _predict_values(model: ForecastModel, dates: pd.DatetimeIndex) -> np.ndarray:
+    yhat = model.predict(dates)["yhat"].to_numpy(dtype=float)
+    if len(yhat) != len(dates) or not np.isfinite(yhat).all():
+        raise ValueError("forecast has missing or non-finite values")
+    return yhat
+
+
+def _constant(frame: pd.DataFrame, column: str) -> Any:
+    values = frame[column].dropna().unique()
+    if len(values) != 1:
+        shown = [str(v) for v in values[:3]]
+        raise KeyDataError(
+            f"column {column!r} must hold one value per key, found {shown or 'none'}"
+        )
+    return values[0]
+
+
+def _as_names(value: Any) -> Any:
+    if value is None or isinstance(value, str | float):
+        return value
+    return tuple(value.tolist() if hasattr(value, "tolist") else value)
+
+
+def _is_sub_daily(freq: str) -> bool:
+    offset = pd.tseries.frequencies.to_offset(freq)
+    try:
+        return pd.Timedelta(offset) < pd.Timedelta(days=1)
+    except ValueError:
+        return False
+
+
+def _json_number(value: float) -> float | str:
+    return round(value, 6) if math.isfinite(value) else str(value)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:500] if text else type(exc).__name__
+
+
+__all__ = [
+    "CANDIDATE_TAG",
+    "PRODUCTION",
+    "KeyOutcome",
+    "KeyResult",
+    "forecast_key",
+]
