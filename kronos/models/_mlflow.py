@@ -24,9 +24,8 @@ import importlib.metadata
 import json
 import logging
 import os
-import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
@@ -36,6 +35,8 @@ if TYPE_CHECKING:
     from mlflow.models import ModelSignature
 
 logger = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=ForecastModel)
 
 #: The module ``mlflow.pyfunc.load_model`` imports to load a kronos model.
 LOADER_MODULE = __name__
@@ -125,9 +126,7 @@ def _require_fitted(model: ForecastModel) -> None:
         raise RuntimeError(f"{model.flavor} model: fit the model before saving it")
 
 
-def restore_base(
-    cls: type[ForecastModel], metadata: Mapping[str, Any]
-) -> ForecastModel:
+def restore_base(cls: type[ModelT], metadata: Mapping[str, Any]) -> ModelT:
     """Build an instance of ``cls`` with the params, freq and last date saved."""
     model = cls(json.loads(metadata["params"]), freq=metadata["freq"])
     model.last_date = pd.Timestamp(metadata["last_date"])
@@ -177,18 +176,17 @@ def forecast_signature(
 
 @contextlib.contextmanager
 def quiet_mlflow_save() -> Iterator[None]:
-    """Silence MLflow's advice printed on every save, for this block only.
+    """Hide MLflow's INFO lines while a model is saved, for this block only.
 
-    Saving one model per series would otherwise repeat the same warnings
-    thousands of times.
+    Saving one model per series would otherwise repeat the same line (the
+    input example checked against the signature) thousands of times. MLflow's
+    warnings still show.
     """
     mlflow_logger = logging.getLogger("mlflow")
     level = mlflow_logger.level
-    mlflow_logger.setLevel(logging.ERROR)
+    mlflow_logger.setLevel(max(level, logging.WARNING))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
+        yield
     finally:
         mlflow_logger.setLevel(level)
 

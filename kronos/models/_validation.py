@@ -8,10 +8,13 @@ must be, the value received and its type, and how to fix it.
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from kronos.models.base import ModelConfigError
+
+logger = logging.getLogger(__name__)
 
 
 def _where(model_name: str, field: str) -> str:
@@ -87,24 +90,19 @@ def check_number(
     field: str,
     value: Any,
     *,
-    minimum: float | None = None,
     positive: bool = False,
     open_unit: bool = False,
 ) -> None:
-    """Require a real number, optionally positive, ``>= minimum`` or in ``(0, 1)``."""
-    ok = is_number(value)
-    expected = "a number"
-    example = "0.5"
-    if ok and positive:
-        ok = value > 0
-        expected = "a number > 0"
-    if ok and minimum is not None:
-        ok = value >= minimum
-        expected = f"a number >= {minimum}"
+    """Require a real number, optionally positive or strictly inside ``(0, 1)``."""
     if open_unit:
-        ok = ok and 0 < value < 1
-        expected = "a number strictly between 0 and 1"
-        example = "0.8"
+        ok = is_number(value) and 0 < value < 1
+        expected, example = "a number strictly between 0 and 1", "0.8"
+    elif positive:
+        ok = is_number(value) and value > 0
+        expected, example = "a number > 0", "0.5"
+    else:
+        ok = is_number(value)
+        expected, example = "a number", "0.5"
     if not ok:
         raise type_error(model_name, field, value, expected, example)
 

@@ -103,8 +103,8 @@ def _lags(params: Mapping[str, Any]) -> list[int]:
 
 def default_calendar_features(freq: str) -> list[str]:
     """Return the calendar features used for ``freq`` when none are given."""
-    origin = pd.Timestamp("2001-01-01")
-    period = (origin + pd.tseries.frequencies.to_offset(freq)) - origin
+    first, second = pd.date_range("2001-01-01", periods=2, freq=freq)
+    period = second - first
     if period < pd.Timedelta(days=1):
         return ["hour", "dayofweek"]
     if period < pd.Timedelta(days=7):
