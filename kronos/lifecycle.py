@@ -25,11 +25,13 @@ outcome and, where tracking still answers, on the run.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import math
 import os
 import tempfile
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +41,7 @@ import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
-from kronos import backtest, metrics, tracking
+from kronos import backtest, executions, intervals, metrics, plots, tracking
 from kronos._version import __version__
 from kronos.config import (
     ACTIONS,
@@ -51,7 +53,8 @@ from kronos.config import (
 )
 from kronos.models import ForecastModel, build_model
 from kronos.models.ensemble import EnsembleModel
-from kronos.registry import UNIT_TEST_TAG, Registry
+from kronos.naming import UnsafeKeyError
+from kronos.registry import UNIT_TEST_PENDING, UNIT_TEST_TAG, Registry
 from kronos.series import Series, SeriesError, future_dates, prepare_series
 
 logger = logging.getLogger(__name__)
@@ -85,6 +88,11 @@ class KeyOutcome:
     fallback_reason: str | None = None
     run_id: str | None = None
     notes: list[str] = field(default_factory=list)
+    experiment_id: str | None = None
+    #: Identifies this key, date and configuration (see :mod:`kronos.executions`).
+    execution_key: str | None = None
+    #: The winner's forecast of the last test window, drawn in the run's plot.
+    test_forecast: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -123,6 +131,14 @@ class CandidateResult:
         }
 
 
+@dataclass(frozen=True)
+class Production:
+    """The key's production version and its model, loaded once per execution."""
+
+    version: ModelVersion | None = None
+    model: ForecastModel | None = None
+
+
 # --------------------------------------------------------------------------
 # The lifecycle
 # --------------------------------------------------------------------------
@@ -144,15 +160,25 @@ def forecast_key(frame: pd.DataFrame, settings: Settings) -> KeyResult:
         ``forecast_horizon`` rows in the output columns, and the outcome.
     """
     columns = settings.columns
-    key = str(frame[columns.key].iloc[0])
+    raw_key = frame[columns.key].iloc[0]
+    key = str(raw_key)
     outcome = KeyOutcome(key=key)
     series: Series | None = None
+    try:
+        model_name = settings.model_name(raw_key)
+        settings.experiment_name(raw_key)
+    except UnsafeKeyError as exc:
+        return _refused_key_result(raw_key, exc, frame, settings)
+
     client = MlflowClient(settings.tracking_uri, settings.registry_uri)
     record = tracking.RunRecord()
+    outcome.execution_key = execution_key_of(frame, key, settings)
     try:
-        outcome.run_id = open_run(client, settings, key, frame)
+        outcome.run_id, outcome.experiment_id = open_run(
+            client, settings, key, frame, outcome.execution_key
+        )
     except Exception as exc:
-        logger.warning("key %s: tracking unavailable: %s", key, exc)
+        logger.warning("key %s: tracking unavailable: %s", key, _describe(exc))
         outcome.fallback_reason = f"tracking unavailable: {_describe(exc)}"
         series = _salvage_series(frame, settings)
         return _fallback_result(outcome, series, settings)
@@ -169,6 +195,7 @@ def forecast_key(frame: pd.DataFrame, settings: Settings) -> KeyResult:
             gaps=settings.gaps,
         )
         outcome.notes.extend(series.notes)
+        check_forecast_start(series, settings)
     except (KeyDataError, SeriesError) as exc:
         outcome.fallback_reason = f"unusable data: {exc}"
         series = series or _salvage_series(frame, settings)
@@ -182,15 +209,33 @@ def forecast_key(frame: pd.DataFrame, settings: Settings) -> KeyResult:
         production_alias=settings.production_alias,
         registration_timeout_s=settings.registration_timeout_s,
     )
+    production = Production()
+    failed = False
     try:
-        model = run_action(series, attributes, settings, registry, record, outcome)
+        attributes = claim_execution(
+            registry, settings, attributes, record, outcome, model_name
+        )
+        production = load_production(registry, model_name)
+        model = run_action(
+            series, attributes, settings, registry, record, outcome, production
+        )
         forecast = final_forecast(model, series, settings)
+    except SeriesError as exc:
+        # Deterministic data limits, such as a history too short for the test
+        # windows: the run is complete, its reason recorded.
+        outcome.fallback_reason = f"unusable data: {exc}"
+        forecast = production_or_naive(production, series, settings, outcome)
     except Exception as exc:
-        logger.warning("key %s: lifecycle failed: %s", key, exc, exc_info=True)
+        failed = True
+        logger.warning("key %s: lifecycle failed: %s", key, _describe(exc))
+        logger.debug("key %s: %s", key, tracking.redact(traceback.format_exc()))
         outcome.fallback_reason = f"lifecycle failed: {_describe(exc)}"
-        forecast = naive_forecast(series, settings)
+        forecast = production_or_naive(production, series, settings, outcome)
+        abandon_untested(registry, model_name, outcome, record)
 
-    close_run(client, outcome, record)
+    if settings.log_plots:
+        log_execution_plot(client, outcome, series, forecast, settings)
+    close_run(client, outcome, record, failed=failed)
     _log_outcome(outcome)
     return KeyResult(output_frame(key, forecast, series, settings), outcome)
 
@@ -202,15 +247,17 @@ def run_action(
     registry: Registry,
     record: tracking.RunRecord,
     outcome: KeyOutcome,
+    loaded: Production | None = None,
 ) -> ForecastModel | None:
     """Run the key's action and return the model of the final forecast.
 
     Returns None when there is no production model to forecast with; the
-    caller then gives the key the naive forecast.
+    caller then gives the key the naive forecast. ``loaded`` is the key's
+    production version and model when the caller already loaded them.
     """
     model_name = settings.model_name(outcome.key)
-    production = registry.production_version(model_name)
-    production_model = registry.load(production) if production else None
+    loaded = loaded or load_production(registry, model_name)
+    production, production_model = loaded.version, loaded.model
 
     if attributes.action == "predict":
         if production is None:
@@ -233,9 +280,16 @@ def run_action(
         log_candidate_params(record, entries)
         results = evaluate_candidates(entries, series, settings, outcome)
         if production_model is not None:
-            results[PRODUCTION] = score_production(
-                production_model, series, settings, outcome
-            )
+            try:
+                results[PRODUCTION] = score_production(
+                    production_model, series, settings, outcome
+                )
+            except Exception as exc:
+                # Like a candidate, production that cannot be scored is dropped.
+                outcome.dropped[PRODUCTION] = _describe(exc)
+                logger.info(
+                    "key %s: production not scored: %s", outcome.key, _describe(exc)
+                )
         outcome.scores = combine_scores(results, settings)
         log_scores(record, results, outcome)
         if settings.log_candidate_models:
@@ -244,6 +298,7 @@ def run_action(
         if outcome.winner is None:
             outcome.fallback_reason = "no candidate could be scored"
             return production_model
+        outcome.test_forecast = results[outcome.winner].window_forecasts[-1]
         if outcome.winner == PRODUCTION:
             outcome.forecast_version = str(production.version)
             return production_model
@@ -304,13 +359,100 @@ def read_key_attributes(frame: pd.DataFrame, settings: Settings) -> KeyAttribute
     return KeyAttributes(quality, action, tuple(names))
 
 
+def execution_key_of(frame: pd.DataFrame, key: str, settings: Settings) -> str | None:
+    """Return the key's execution key, or None when its attributes are unusable.
+
+    A key without usable attributes trains nothing, so it needs none.
+    """
+    try:
+        attributes = read_key_attributes(frame, settings)
+    except KeyDataError:
+        return None
+    entries = candidate_entries(attributes, settings)
+    return executions.execution_key(key, settings, attributes.action, entries)
+
+
+def check_forecast_start(series: Series, settings: Settings) -> None:
+    """Refuse a history that goes on after the first forecast date.
+
+    Raises
+    ------
+    SeriesError
+        When the first forecast date falls before the last observation: the
+        forecast would cover dates already observed, and the models would be
+        trained on data from after the dates they forecast.
+    """
+    first = future_dates(settings.fcst_first_date, 1, series.freq)[0]
+    if first < series.last_date:
+        raise SeriesError(
+            f"the history ends on {series.last_date.date()}, after the first "
+            f"forecast date {first.date()}; drop the rows from fcst_first_date "
+            "on, or pass a later fcst_first_date"
+        )
+
+
+def claim_execution(
+    registry: Registry,
+    settings: Settings,
+    attributes: KeyAttributes,
+    record: tracking.RunRecord,
+    outcome: KeyOutcome,
+    model_name: str,
+) -> KeyAttributes:
+    """Return the attributes to run: the key's own, or ``predict``.
+
+    When this execution (same key, dates and configuration) already finished,
+    or a concurrent run owns it, nothing is trained: the key forecasts with
+    its production model, and the run records which run it repeats or
+    defers to. See :mod:`kronos.executions`.
+    """
+    if (
+        not settings.idempotent_executions
+        or attributes.action == "predict"
+        or outcome.execution_key is None
+        or outcome.experiment_id is None
+        or outcome.run_id is None
+    ):
+        return attributes
+    claim = executions.claim_execution(
+        registry,
+        settings,
+        outcome.experiment_id,
+        outcome.run_id,
+        outcome.execution_key,
+        model_name,
+    )
+    if claim.proceed:
+        return attributes
+    record.tag(claim.tag, claim.other_run_id)
+    outcome.notes.append(claim.note or "")
+    logger.info("key %s: %s", outcome.key, claim.note)
+    return dataclasses.replace(attributes, action="predict")
+
+
+def load_production(registry: Registry, model_name: str) -> Production:
+    """Return the production version of ``model_name`` and its loaded model."""
+    version = registry.production_version(model_name)
+    return Production(version, registry.load(version) if version else None)
+
+
 def open_run(
-    client: MlflowClient, settings: Settings, key: str, frame: pd.DataFrame
-) -> str:
+    client: MlflowClient,
+    settings: Settings,
+    key: str,
+    frame: pd.DataFrame,
+    execution_key: str | None = None,
+) -> tuple[str, str]:
     """Get or create the key's experiment and start the execution's run.
 
-    The run is tagged with the key, the dates, the kronos version, and the
-    key's action and quality as found in its first row.
+    The run is tagged with the key, the dates, the kronos version, the key's
+    action and quality as found in its first row, the job and the execution
+    key.
+
+    Returns
+    -------
+    tuple of str
+        The run id and the experiment id.
     """
     columns = settings.columns
     experiment_id = tracking.get_or_create_experiment(
@@ -321,7 +463,10 @@ def open_run(
         "kronos.current_date": settings.current_date.isoformat(),
         "kronos.fcst_first_date": settings.fcst_first_date.isoformat(),
         "kronos.version": __version__,
+        executions.JOB_TAG: settings.job_id,
     }
+    if execution_key is not None:
+        tags[executions.EXECUTION_TAG] = execution_key
     for tag, column in (
         ("kronos.action", columns.action),
         ("kronos.quality", columns.quality),
@@ -331,7 +476,7 @@ def open_run(
     run_id, _ = tracking.start_run(
         client, experiment_id, settings.execution_timestamp, tags
     )
-    return run_id
+    return run_id, experiment_id
 
 
 def candidate_entries(
@@ -340,7 +485,8 @@ def candidate_entries(
     """Return the model entries that compete for the key.
 
     A ``bad`` key trains only the naive model. Ensemble members that the key
-    did not name are not added to its competition.
+    did not name are not added to its competition (they are backtested as the
+    ensemble's parts, see :func:`evaluate_candidates`).
     """
     if attributes.quality == "bad":
         return {FALLBACK_MODEL_NAME: FALLBACK_MODEL_ENTRY}
@@ -366,12 +512,25 @@ def evaluate_candidates(
 
     A candidate that cannot be fitted, forecasts non-finite values, or needs a
     longer series is dropped with its reason in ``outcome.dropped``.
-    Ensembles are scored from their members' window forecasts.
+    Ensembles are scored from their members' window forecasts. Members that
+    the key did not name are backtested as parts of their ensemble only: they
+    do not compete and are not among the returned results.
     """
     windows = test_windows(series, settings)
+    if len(windows) < settings.n_windows:
+        outcome.notes.append(
+            f"series too short for {settings.n_windows} test windows: "
+            f"backtested on {len(windows)}"
+        )
     results: dict[str, CandidateResult] = {}
     single = {n: e for n, e in entries.items() if e["model_flavor"] != "ensemble"}
-    for name, entry in single.items():
+    parts = {
+        member: settings.models_config[member]
+        for entry in entries.values()
+        for member in entry.get("members") or ()
+        if member not in entries
+    }
+    for name, entry in {**single, **parts}.items():
         result = CandidateResult(name, entry)
         try:
             for window in windows:
@@ -387,7 +546,9 @@ def evaluate_candidates(
                 result.model = model
         except Exception as exc:
             outcome.dropped[name] = _describe(exc)
-            logger.info("key %s: candidate %s dropped: %s", outcome.key, name, exc)
+            logger.info(
+                "key %s: candidate %s dropped: %s", outcome.key, name, _describe(exc)
+            )
             continue
         results[name] = result
 
@@ -397,6 +558,8 @@ def evaluate_candidates(
                 results[name] = score_ensemble(name, entry, results, series, settings)
             except ValueError as exc:
                 outcome.dropped[name] = str(exc)
+    for name in parts:
+        results.pop(name, None)
     return results
 
 
@@ -447,9 +610,15 @@ def ensemble_members(
 
 
 def test_windows(series: Series, settings: Settings) -> list[backtest.Window]:
-    """Place the rolling-origin test windows on the series."""
+    """Place the rolling-origin test windows on the series.
+
+    A key too short for ``n_windows`` windows of ``n_test`` points after at
+    least one training point is backtested on as many windows as fit; one too
+    short for a single window raises :class:`SeriesError`.
+    """
+    fitting = max(1, (len(series.data) - 1) // settings.n_test)
     return backtest.rolling_origin_windows(
-        len(series.data), settings.n_test, settings.n_windows
+        len(series.data), settings.n_test, min(settings.n_windows, fitting)
     )
 
 
@@ -497,6 +666,7 @@ def score_production(
             model = production_model
         else:
             model = copy.deepcopy(production_model)
+            _check_length(model, result.entry, len(train))
             model.fit(train)
         yhat = _predict_values(model, pd.DatetimeIndex(test["ds"]))
         result.window_forecasts.append(yhat)
@@ -568,22 +738,22 @@ def refit(
     settings: Settings,
     results: Mapping[str, CandidateResult] | None = None,
 ) -> ForecastModel:
-    """Fit the winner's configuration on the whole series."""
+    """Fit the winner's configuration on the whole series.
+
+    An ensemble is refit with the members it was scored with in ``results``
+    (its best ``k`` of this key), or else with the members its entry names.
+    """
     entry = entries[name]
     if entry["model_flavor"] != "ensemble":
         return build_model(entry, series.freq).fit(series.data)
-    members = (
-        ensemble_members(entry, results, settings) if results else entry["members"]
-    )
+    scored = results.get(name) if results else None
+    members = scored.entry["members"] if scored else entry["members"]
     configs = {**settings.models_config, **entries}
     fitted = {
         member: build_model(configs[member], series.freq).fit(series.data)
         for member in members
     }
-    model = EnsembleModel.from_members(fitted, entry.get("method", "mean"))
-    model.freq = series.freq
-    model.last_date = series.last_date
-    return model
+    return EnsembleModel.from_members(fitted, entry.get("method", "mean"))
 
 
 def register_model(
@@ -593,7 +763,13 @@ def register_model(
     outcome: KeyOutcome,
     settings: Settings,
 ) -> ModelVersion:
-    """Log the winner under the run's ``model`` folder and register it."""
+    """Log the winner under the run's ``model`` folder and register it.
+
+    Pending versions that abandoned executions left are marked first (see
+    :func:`kronos.executions.sweep_untested`). The new version's unit-test tag
+    is ``pending`` until its test.
+    """
+    executions.sweep_untested(registry, model_name, outcome.run_id, settings)
     with tempfile.TemporaryDirectory(prefix="kronos-model-") as tmp:
         path = os.path.join(tmp, "model")
         model.save(path)
@@ -605,7 +781,10 @@ def register_model(
         "kronos.current_date": settings.current_date.isoformat(),
         CANDIDATE_TAG: outcome.winner or "",
         "kronos.flavor": model.flavor,
+        UNIT_TEST_TAG: UNIT_TEST_PENDING,
     }
+    if outcome.execution_key:
+        tags[executions.EXECUTION_TAG] = outcome.execution_key
     version = registry.register(model_name, source, outcome.run_id, tags)
     outcome.registered_version = str(version.version)
     return version
@@ -672,7 +851,73 @@ def final_forecast(
     forecast = model.predict(dates, interval_width=settings.interval_width)
     if not np.isfinite(forecast["yhat"].to_numpy(dtype=float)).all():
         raise ValueError("the production model forecast non-finite values")
+    if settings.interval_width is not None and "yhat_lower" not in forecast:
+        # The model has no intervals of its own: bounds from its backtest errors.
+        try:
+            windows = test_windows(series, settings)
+        except SeriesError:
+            windows = []
+        forecast = intervals.add_residual_bounds(
+            forecast, model, series.data, windows, settings.interval_width
+        )
     return forecast
+
+
+def production_or_naive(
+    production: Production,
+    series: Series | None,
+    settings: Settings,
+    outcome: KeyOutcome,
+) -> pd.DataFrame:
+    """Forecast with the loaded production model, or naively without one.
+
+    Used when the lifecycle broke off: the production model, if it was loaded
+    before, still forecasts (nothing more is asked of tracking).
+    """
+    outcome.forecast_version = None
+    if production.model is not None and production.version is not None:
+        try:
+            forecast = final_forecast(production.model, series, settings)
+        except Exception as exc:
+            outcome.notes.append(f"production model failed: {_describe(exc)}")
+        else:
+            outcome.forecast_version = str(production.version.version)
+            return forecast
+    return naive_forecast(series, settings)
+
+
+def abandon_untested(
+    registry: Registry,
+    model_name: str,
+    outcome: KeyOutcome,
+    record: tracking.RunRecord,
+) -> None:
+    """Mark the version this execution registered abandoned if it was not tested.
+
+    Best effort: when tracking is down the version stays ``pending`` and the
+    next execution of the key marks it (see :mod:`kronos.executions`).
+    """
+    if outcome.registered_version is None or outcome.unit_test is not None:
+        return
+    try:
+        version = registry.client.get_model_version(
+            model_name, outcome.registered_version
+        )
+        executions.abandon_version(
+            registry,
+            version,
+            f"run {outcome.run_id} failed before the unit test: "
+            f"{outcome.fallback_reason}",
+        )
+    except Exception as exc:
+        logger.info(
+            "key %s: version %s left pending: %s",
+            outcome.key,
+            outcome.registered_version,
+            _describe(exc),
+        )
+        return
+    record.tag(executions.CLEANED_TAG, f"by run {outcome.run_id}")
 
 
 def naive_forecast(series: Series | None, settings: Settings) -> pd.DataFrame:
@@ -719,8 +964,54 @@ def output_frame(
     return out
 
 
-def close_run(client: MlflowClient, outcome: KeyOutcome, record: tracking.RunRecord):
-    """Record the outcome on the run and end it; tracking errors are logged."""
+def log_execution_plot(
+    client: MlflowClient,
+    outcome: KeyOutcome,
+    series: Series,
+    forecast: pd.DataFrame,
+    settings: Settings,
+) -> None:
+    """Log the execution's picture as the run's artifact ``plots/forecast.png``.
+
+    It shows the winner's forecast of the last test window against the
+    actuals, and the final forecast after the history. A picture that cannot
+    be drawn or logged is reported in the worker log; the key goes on.
+    """
+    try:
+        actual = predicted = None
+        if outcome.test_forecast is not None:
+            window = test_windows(series, settings)[-1]
+            _, actual = backtest.window_frames(series.data, window)
+            predicted = actual.assign(yhat=outcome.test_forecast)
+        with tempfile.TemporaryDirectory(prefix="kronos-plots-") as tmp:
+            path = os.path.join(tmp, "forecast.png")
+            plots.plot_execution(
+                series.data,
+                actual,
+                predicted,
+                forecast,
+                path,
+                title=outcome.key,
+                winner=outcome.winner,
+            )
+            tracking.log_directory(client, outcome.run_id, tmp, "plots")
+    except ImportError as exc:
+        logger.debug("key %s: no plot: %s", outcome.key, exc)
+    except Exception as exc:
+        logger.warning("key %s: plot not logged: %s", outcome.key, exc)
+
+
+def close_run(
+    client: MlflowClient,
+    outcome: KeyOutcome,
+    record: tracking.RunRecord,
+    failed: bool = False,
+) -> None:
+    """Record the outcome on the run and end it; tracking errors are logged.
+
+    The run ends FAILED when ``failed`` (the lifecycle broke off), so that a
+    later execution of the same key, date and configuration redoes it.
+    """
     record.tag("kronos.winner", outcome.winner or "")
     record.tag("kronos.promoted", outcome.promoted)
     if outcome.registered_version:
@@ -735,9 +1026,9 @@ def close_run(client: MlflowClient, outcome: KeyOutcome, record: tracking.RunRec
         record.tag("kronos.notes", "; ".join(outcome.notes))
     try:
         tracking.flush(client, outcome.run_id, record)
-        tracking.end_run(client, outcome.run_id)
+        tracking.end_run(client, outcome.run_id, failed=failed)
     except Exception as exc:
-        logger.warning("key %s: could not close run: %s", outcome.key, exc)
+        logger.warning("key %s: could not close run: %s", outcome.key, _describe(exc))
         outcome.notes.append(f"run not closed: {_describe(exc)}")
 
 
@@ -771,6 +1062,23 @@ def _fallback_result(
     _log_outcome(outcome)
     forecast = naive_forecast(series, settings)
     return KeyResult(output_frame(outcome.key, forecast, series, settings), outcome)
+
+
+def _refused_key_result(
+    raw_key: Any, exc: UnsafeKeyError, frame: pd.DataFrame, settings: Settings
+) -> KeyResult:
+    """Return the naive forecast of a key that no safe MLflow name can hold."""
+    shown = repr(str(raw_key))
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    logger.warning("key %s refused: %s", shown, exc)
+    outcome = KeyOutcome(key=str(raw_key), fallback_reason=f"key refused: {exc}")
+    series = _salvage_series(frame, settings)
+    forecast = output_frame(
+        outcome.key, naive_forecast(series, settings), series, settings
+    )
+    if raw_key is None or (isinstance(raw_key, float) and math.isnan(raw_key)):
+        forecast[settings.columns.key] = None
+    return KeyResult(forecast, outcome)
 
 
 def _salvage_series(frame: pd.DataFrame, settings: Settings) -> Series | None:
@@ -817,7 +1125,11 @@ def _entry_of(model: ForecastModel) -> dict[str, Any]:
 
 def _check_length(model: ForecastModel, entry: Mapping[str, Any], n: int) -> None:
     params = {k: v for k, v in entry.items() if k != "model_flavor"}
-    needed = type(model).min_train_length(params)
+    if isinstance(model, EnsembleModel):
+        # The class-level minimum of an ensemble is 1; its members decide.
+        needed = model.required_train_length
+    else:
+        needed = type(model).min_train_length(params)
     if n < needed:
         raise SeriesError(f"needs at least {needed} training points, the key has {n}")
 
@@ -858,7 +1170,9 @@ def _json_number(value: float) -> float | str:
 
 
 def _describe(exc: BaseException) -> str:
+    """Return the first line of ``exc`` with credentials removed, at most 500."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = tracking.redact(text)
     return f"{type(exc).__name__}: {text}"[:500] if text else type(exc).__name__
 
 

@@ -8,6 +8,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 scripts/bootstrap.sh
-.venv/bin/ruff format --check kronos tests benchmarks
-.venv/bin/ruff check kronos tests benchmarks
+lint_paths=(kronos tests)
+[ -d benchmarks ] && lint_paths+=(benchmarks)
+.venv/bin/ruff format --check "${lint_paths[@]}"
+.venv/bin/ruff check "${lint_paths[@]}"
 .venv/bin/python -m pytest -q "$@"
