@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kronos import metrics
+from kronos import metrics, naming
 from kronos.models import ModelConfigError, validate_model_entry
 
 logger = logging.getLogger(__name__)
@@ -63,8 +63,9 @@ class Settings:
     n_test: int
     n_unit_test: int
     forecast_horizon: int
-    tracking_uri: str
-    registry_uri: str
+    # Kept out of the repr: a URI may carry credentials.
+    tracking_uri: str = field(repr=False)
+    registry_uri: str = field(repr=False)
     execution_timestamp: str
     competition_metrics: tuple[str, ...] = ("rmse",)
     competition_metric_weights: Mapping[str, float] = field(
@@ -82,16 +83,40 @@ class Settings:
     experiment_name_template: str = "{key}"
     model_name_template: str = "{key}"
     log_candidate_models: bool = True
+    log_plots: bool = True
     registration_timeout_s: float = 120.0
+    candidate_timeout_s: float | None = 600.0
     with_outcome: bool = False
+    idempotent_executions: bool = True
+    stale_run_after_s: float = 3600.0
+    http_max_retries: int = 3
+    http_backoff_factor: int = 1
+    http_timeout_s: int = 60
+    job_id: str = ""
 
-    def experiment_name(self, key: str) -> str:
-        """Return the MLflow experiment name of ``key``."""
-        return self.experiment_name_template.format(key=key)
+    def experiment_name(self, key: Any) -> str:
+        """Return the MLflow experiment name of ``key``, escaped.
 
-    def model_name(self, key: str) -> str:
-        """Return the registered model name of ``key``."""
-        return self.model_name_template.format(key=key)
+        Raises
+        ------
+        kronos.naming.UnsafeKeyError
+            When no safe name can be made from the key.
+        """
+        return naming.experiment_name(self.experiment_name_template, key)
+
+    def model_name(self, key: Any) -> str:
+        """Return the registered model name of ``key``, escaped.
+
+        Raises
+        ------
+        kronos.naming.UnsafeKeyError
+            When no safe name can be made from the key.
+        """
+        return naming.model_name(
+            self.model_name_template,
+            key,
+            unity_catalog=naming.is_unity_catalog(self.registry_uri),
+        )
 
 
 def parse_models_config(
@@ -221,6 +246,49 @@ def positive_int(value: Any, field_name: str) -> int:
             f"{field_name}={value!r} is invalid; pass a positive integer such as 7"
         )
     return value
+
+
+def bounded_int(value: Any, field_name: str, low: int, high: int) -> int:
+    """Return ``value`` if it is an integer from ``low`` to ``high``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not low <= value <= high
+    ):
+        raise ValueError(
+            f"{field_name}={value!r} is invalid; pass an integer from {low} to {high}"
+        )
+    return value
+
+
+def non_negative_number(value: Any, field_name: str) -> float:
+    """Return ``value`` as a float if it is a finite number of 0 or more."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value < float("inf")
+    ):
+        raise ValueError(
+            f"{field_name}={value!r} is invalid; pass a number of seconds of 0 or "
+            "more, such as 3600"
+        )
+    return float(value)
+
+
+def time_limit(value: Any, field_name: str) -> float | None:
+    """Return ``value`` as seconds (a finite number above 0), or None for none."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value < float("inf")
+    ):
+        raise ValueError(
+            f"{field_name}={value!r} is invalid; pass a number of seconds above 0, "
+            "such as 600, or None for no limit"
+        )
+    return float(value)
 
 
 def one_of(value: Any, field_name: str, accepted: Sequence[str]) -> str:

@@ -1,6 +1,7 @@
 """The demo job: a generated daily panel forecast on two consecutive days.
 
-Run it with ``python -m kronos.demo`` (or ``scripts/demo.sh``). It generates a
+Run it with ``kronos demo`` (or ``python -m kronos.demo``, or
+``scripts/demo.sh``). It generates a
 panel of daily series with trend, weekly and yearly seasonality and noise,
 then runs the full lifecycle on local Spark with a local MLflow store:
 
@@ -14,7 +15,6 @@ the MLflow store is and how to open the MLflow UI on it.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import logging
@@ -104,7 +104,7 @@ def run_demo(workdir: str, n_keys: int = 20, horizon: int = 14) -> pd.DataFrame:
     """Run the two-day demo in ``workdir`` and return the per-key summary."""
     from mlflow.tracking import MlflowClient
 
-    from kronos import result_schema
+    from kronos import report, result_schema
     from kronos.forecast_udf import forecast_udf_gen
     from kronos.spark import local_session
 
@@ -147,10 +147,10 @@ def run_demo(workdir: str, n_keys: int = 20, horizon: int = 14) -> pd.DataFrame:
         schema = result_schema(KEY_COL, DATE_COL, outcome=True)
         result = df.groupby(KEY_COL).applyInPandas(forecast_udf, schema=schema)
         rows = result.toPandas()
-        summary = summarize(rows)
+        summary = report.summarize(rows, KEY_COL)
         summary.insert(0, "day", day)
         summaries.append(summary)
-        emit(summary.drop(columns="day").to_string(index=False))
+        emit(report.summary_table(rows, KEY_COL))
         forecast = rows
     emit("\nHead of the day-2 forecast:")
     emit(forecast.iloc[:, :6].head(10).to_string(index=False))
@@ -163,51 +163,19 @@ def run_demo(workdir: str, n_keys: int = 20, horizon: int = 14) -> pd.DataFrame:
     return pd.concat(summaries, ignore_index=True)
 
 
-def summarize(rows: pd.DataFrame) -> pd.DataFrame:
-    """Return one line per key from the outcome columns of a result."""
-    per_key = rows.drop_duplicates(KEY_COL).sort_values(KEY_COL)
-    return pd.DataFrame(
-        {
-            "key": per_key[KEY_COL],
-            "action": per_key["kronos_action"],
-            "winner": per_key["kronos_winner"].fillna("-"),
-            "scores": per_key["kronos_scores"].map(_short_scores),
-            "version": per_key["kronos_registered_version"].fillna("-"),
-            "promoted": per_key["kronos_promoted"],
-            "fallback": per_key["kronos_fallback_reason"].fillna("-"),
-        }
-    ).reset_index(drop=True)
-
-
 def emit(text: str) -> None:
     """Write a line of the demo's report to standard output."""
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
-def _short_scores(scores_json: str) -> str:
-    scores = json.loads(scores_json or "{}")
-    return " ".join(f"{name}={value:.2f}" for name, value in sorted(scores.items()))
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Run the demo from the command line."""
-    parser = argparse.ArgumentParser(
-        prog="kronos demo", description="Run the two-day kronos demo locally."
-    )
-    parser.add_argument("--workdir", default="kronos_demo", help="demo folder")
-    parser.add_argument("--keys", type=int, default=20, help="number of series")
-    parser.add_argument("--horizon", type=int, default=14, help="days to forecast")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    from kronos.spark import JavaMissingError
+    """Run the demo as ``kronos demo`` does, with the same options."""
+    # The command line is the layer above the demo; it is imported here only,
+    # when the demo is started as a program.
+    from kronos.cli import main as cli_main
 
-    try:
-        run_demo(args.workdir, n_keys=args.keys, horizon=args.horizon)
-    except JavaMissingError as exc:
-        emit(f"kronos demo: {exc}")
-        return 1
-    return 0
+    return cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import os
 import urllib.parse
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from kronos import config, tracking
+from kronos import config, naming, retry, tracking
 from kronos.lifecycle import forecast_key, outcome_columns
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,10 @@ def run_forecast(frame: pd.DataFrame, settings: config.Settings) -> pd.DataFrame
             f"key_col={key_column!r} is not a column of the input; the input has "
             f"{sorted(frame.columns)}"
         )
-    result = forecast_key(frame, settings)
+    with retry.http_policy(
+        settings.http_max_retries, settings.http_backoff_factor, settings.http_timeout_s
+    ):
+        result = forecast_key(frame, settings)
     if not settings.with_outcome:
         return result.forecast
     return result.forecast.assign(**outcome_columns(result.outcome))
@@ -74,8 +78,15 @@ def forecast_udf_gen(
     experiment_name_template: str = "{key}",
     model_name_template: str = "{key}",
     log_candidate_models: bool = True,
+    log_plots: bool = True,
     registration_timeout_s: float = 120.0,
+    candidate_timeout_s: float | None = 600.0,
     with_outcome: bool = False,
+    idempotent_executions: bool = True,
+    stale_run_after_s: float = 3600.0,
+    http_max_retries: int = 3,
+    http_backoff_factor: int = 1,
+    http_timeout_s: int = 60,
 ) -> Callable[[pd.DataFrame], pd.DataFrame]:
     """Build the function that forecasts each key with the full lifecycle.
 
@@ -136,11 +147,35 @@ def forecast_udf_gen(
         example ``"/Shared/kronos/{key}"`` or ``"main.forecasts.{key}"``.
     log_candidate_models
         Log every candidate's model, not only the registered winner's.
+    log_plots
+        Log a PNG of the winner's test-window forecast against the actuals and
+        of the final forecast after the history, as the run's artifact
+        ``plots/forecast.png``.
     registration_timeout_s
         How long to wait for a new model version to become READY.
+    candidate_timeout_s
+        Seconds one candidate may take to be fitted and scored on all its test
+        windows (and the winner to be refitted); a candidate over the limit is
+        dropped with the reason, and the key goes on without waiting for it.
+        None for no limit. See :mod:`kronos.timeouts`.
     with_outcome
         Add the ``kronos_*`` outcome columns to every row (build the schema with
         ``kronos.result_schema(..., outcome=True)``).
+    idempotent_executions
+        Look up, before training, a previous run of the same key, processing
+        date and configuration; when one finished, train and register nothing
+        and forecast with production (see ``docs/reliability.md``). False
+        retrains on every call.
+    stale_run_after_s
+        A run of another job still RUNNING after this many seconds is taken for
+        dead: its execution is redone and its untested versions are marked
+        abandoned. Younger ones are taken for concurrent executions. Set 0 when
+        rerunning a failed job that no other job overlaps.
+    http_max_retries, http_backoff_factor, http_timeout_s
+        Retries of a failed MLflow request (0 to 10), the backoff unit in
+        seconds (0 to 120; waits are about ``factor * (2 + 4 + ...)``), and
+        the seconds one request may wait for an answer. They bound the time a
+        key spends when the tracking server is down.
 
     Returns
     -------
@@ -230,8 +265,29 @@ def forecast_udf_gen(
             model_name_template, "model_name_template"
         ),
         log_candidate_models=bool(log_candidate_models),
+        log_plots=bool(log_plots),
         registration_timeout_s=float(registration_timeout_s),
+        candidate_timeout_s=config.time_limit(
+            candidate_timeout_s, "candidate_timeout_s"
+        ),
         with_outcome=bool(with_outcome),
+        idempotent_executions=bool(idempotent_executions),
+        stale_run_after_s=config.non_negative_number(
+            stale_run_after_s, "stale_run_after_s"
+        ),
+        http_max_retries=config.bounded_int(
+            http_max_retries, "http_max_retries", 0, retry.MAX_RETRIES_LIMIT
+        ),
+        http_backoff_factor=config.bounded_int(
+            http_backoff_factor, "http_backoff_factor", 0, retry.MAX_BACKOFF_FACTOR
+        ),
+        http_timeout_s=config.bounded_int(http_timeout_s, "http_timeout_s", 1, 3600),
+        job_id=uuid.uuid4().hex,
+    )
+    naming.validate_templates(
+        settings.experiment_name_template,
+        settings.model_name_template,
+        unity_catalog=naming.is_unity_catalog(registry_uri),
     )
     if settings.staging_alias == settings.production_alias:
         raise ValueError(
@@ -302,10 +358,4 @@ def _alias(value: Any, field_name: str) -> str:
 
 def _redact(uri: str) -> str:
     """Hide credentials in a URI before it is logged."""
-    parsed = urllib.parse.urlparse(uri)
-    if parsed.password or parsed.username:
-        host = parsed.hostname or ""
-        if parsed.port:
-            host = f"{host}:{parsed.port}"
-        return urllib.parse.urlunparse(parsed._replace(netloc=f"***@{host}"))
-    return uri
+    return tracking.redact(uri)

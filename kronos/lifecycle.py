@@ -2,8 +2,11 @@
 
 :func:`forecast_key` reads as the steps it runs:
 
-1. open the key's experiment and the execution's run;
-2. prepare the series and place the test windows;
+1. check that the key can be named safely, open the key's experiment and the
+   execution's run, tagged with its execution key;
+2. prepare the series and place the test windows; claim the execution (a
+   repeated, concurrent or resumed execution trains nothing, see
+   :mod:`kronos.executions`);
 3. define the candidates and log their parameters;
 4. train and score every candidate on every window;
 5. score the production model on the same windows, by the same rule;
@@ -17,15 +20,17 @@ wrapper around :func:`forecast_key`, so calling it on one key's pandas frame
 gives the same rows as the Spark job.
 
 Failure policy: a key never raises. When its data cannot be used, when no
-model can forecast, or when tracking or the registry fail, the key gets the
-naive forecast (its last observed value) and the reason is recorded in the
-outcome and, where tracking still answers, on the run.
+model can forecast, or when tracking or the registry fail, the key gets its
+production model's forecast if that model was already loaded, else the naive
+forecast (its last observed value), and the reason is recorded in the outcome
+and, where tracking still answers, on the run (which then ends FAILED if the
+lifecycle broke off).
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
+import functools
 import json
 import logging
 import math
@@ -41,7 +46,15 @@ import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
-from kronos import backtest, executions, intervals, metrics, plots, tracking
+from kronos import (
+    backtest,
+    executions,
+    intervals,
+    metrics,
+    plots,
+    timeouts,
+    tracking,
+)
 from kronos._version import __version__
 from kronos.config import (
     ACTIONS,
@@ -212,13 +225,20 @@ def forecast_key(frame: pd.DataFrame, settings: Settings) -> KeyResult:
     production = Production()
     failed = False
     try:
-        attributes = claim_execution(
+        claim = claim_execution(
             registry, settings, attributes, record, outcome, model_name
         )
         production = load_production(registry, model_name)
-        model = run_action(
-            series, attributes, settings, registry, record, outcome, production
-        )
+        if claim.resume is not None:
+            model = test_and_promote(
+                registry, claim.resume, series, settings, outcome, production
+            )
+        elif claim.proceed:
+            model = run_action(
+                series, attributes, settings, registry, record, outcome, production
+            )
+        else:
+            model = follow_claim(claim, registry, model_name, production, outcome)
         forecast = final_forecast(model, series, settings)
     except SeriesError as exc:
         # Deterministic data limits, such as a history too short for the test
@@ -279,10 +299,15 @@ def run_action(
         outcome.candidates = list(entries)
         log_candidate_params(record, entries)
         results = evaluate_candidates(entries, series, settings, outcome)
-        if production_model is not None:
+        if production is not None and _is_later(production, settings):
+            outcome.notes.append(
+                f"production version {production.version} is for a later "
+                "processing date: not competing, and not replaced"
+            )
+        elif production_model is not None:
             try:
                 results[PRODUCTION] = score_production(
-                    production_model, series, settings, outcome
+                    production_model, series, settings, outcome, candidates=results
                 )
             except Exception as exc:
                 # Like a candidate, production that cannot be scored is dropped.
@@ -305,18 +330,80 @@ def run_action(
         winner = refit(outcome.winner, entries, series, settings, results)
 
     version = register_model(registry, model_name, winner, outcome, settings)
+    return test_and_promote(registry, version, series, settings, outcome, loaded)
+
+
+def test_and_promote(
+    registry: Registry,
+    version: ModelVersion,
+    series: Series,
+    settings: Settings,
+    outcome: KeyOutcome,
+    loaded: Production,
+) -> ForecastModel | None:
+    """Unit-test a registered version, promote it if it passed.
+
+    Returns the model of the final forecast: the new version's when it passed,
+    else production's (None when there is none).
+    """
+    outcome.registered_version = str(version.version)
+    if outcome.winner is None:
+        outcome.winner = (version.tags or {}).get(CANDIDATE_TAG) or None
     staged_model, failure = stage_and_unit_test(registry, version, series, settings)
     outcome.unit_test = failure or "passed"
     if failure is not None:
-        if production is None:
+        if loaded.version is None:
             outcome.fallback_reason = f"unit test failed: {failure}"
             return None
-        outcome.forecast_version = str(production.version)
-        return production_model
+        outcome.forecast_version = str(loaded.version.version)
+        return loaded.model
+    outcome.forecast_version = str(version.version)
+    current = registry.production_version(version.name)
+    if current is not None and _is_later(current, settings):
+        # A backfill, or a job for an earlier date finishing after a later
+        # one: production never moves back to an earlier processing date.
+        outcome.notes.append(
+            f"not promoted: production version {current.version} is for a later "
+            "processing date"
+        )
+        registry.unstage(version)
+        return staged_model
     registry.promote(version)
     outcome.promoted = True
-    outcome.forecast_version = str(version.version)
     return staged_model
+
+
+def follow_claim(
+    claim: executions.Claim,
+    registry: Registry,
+    model_name: str,
+    production: Production,
+    outcome: KeyOutcome,
+) -> ForecastModel | None:
+    """Return the model a run that trains nothing forecasts with.
+
+    It forecasts as the run it repeats or defers to did, when that run
+    finished (the same forecast again, with the same version or naively for
+    the same reason); otherwise with the current production model.
+    """
+    if claim.settled:
+        if claim.forecast_version is None:
+            outcome.fallback_reason = (
+                claim.other_reason or "the repeated run had no model to forecast with"
+            )
+            return None
+        outcome.forecast_version = claim.forecast_version
+        if production.version is not None and (
+            str(production.version.version) == claim.forecast_version
+        ):
+            return production.model
+        version = registry.client.get_model_version(model_name, claim.forecast_version)
+        return registry.load(version)
+    if production.version is None:
+        outcome.fallback_reason = "no production model to predict with"
+        return None
+    outcome.forecast_version = str(production.version.version)
+    return production.model
 
 
 # --------------------------------------------------------------------------
@@ -398,13 +485,15 @@ def claim_execution(
     record: tracking.RunRecord,
     outcome: KeyOutcome,
     model_name: str,
-) -> KeyAttributes:
-    """Return the attributes to run: the key's own, or ``predict``.
+) -> executions.Claim:
+    """Claim this execution of the key before anything is trained.
 
     When this execution (same key, dates and configuration) already finished,
-    or a concurrent run owns it, nothing is trained: the key forecasts with
-    its production model, and the run records which run it repeats or
-    defers to. See :mod:`kronos.executions`.
+    or a concurrent run owns it, the claim does not proceed: nothing is
+    trained and the key forecasts with its production model. When an earlier
+    attempt registered a version and died before its unit test, the claim
+    resumes that version. The run records which run it repeats, defers to or
+    resumes. See :mod:`kronos.executions`.
     """
     if (
         not settings.idempotent_executions
@@ -413,7 +502,7 @@ def claim_execution(
         or outcome.experiment_id is None
         or outcome.run_id is None
     ):
-        return attributes
+        return executions.Claim(True)
     claim = executions.claim_execution(
         registry,
         settings,
@@ -422,12 +511,11 @@ def claim_execution(
         outcome.execution_key,
         model_name,
     )
-    if claim.proceed:
-        return attributes
-    record.tag(claim.tag, claim.other_run_id)
-    outcome.notes.append(claim.note or "")
-    logger.info("key %s: %s", outcome.key, claim.note)
-    return dataclasses.replace(attributes, action="predict")
+    if claim.tag is not None and claim.other_run_id is not None:
+        record.tag(claim.tag, claim.other_run_id)
+        outcome.notes.append(claim.note or "")
+        logger.info("key %s: %s", outcome.key, claim.note)
+    return claim
 
 
 def load_production(registry: Registry, model_name: str) -> Production:
@@ -531,19 +619,14 @@ def evaluate_candidates(
         if member not in entries
     }
     for name, entry in {**single, **parts}.items():
-        result = CandidateResult(name, entry)
         try:
-            for window in windows:
-                train, test = backtest.window_frames(series.data, window)
-                model = build_model(entry, series.freq)
-                _check_length(model, entry, len(train))
-                model.fit(train)
-                yhat = _predict_values(model, pd.DatetimeIndex(test["ds"]))
-                result.window_forecasts.append(yhat)
-                result.window_metrics.append(
-                    score(test["y"].to_numpy(), yhat, train["y"].to_numpy(), settings)
-                )
-                result.model = model
+            result = timeouts.run_within(
+                settings.candidate_timeout_s,
+                functools.partial(
+                    backtest_candidate, name, entry, series, windows, settings
+                ),
+                f"candidate {name}",
+            )
         except Exception as exc:
             outcome.dropped[name] = _describe(exc)
             logger.info(
@@ -561,6 +644,35 @@ def evaluate_candidates(
     for name in parts:
         results.pop(name, None)
     return results
+
+
+def backtest_candidate(
+    name: str,
+    entry: Mapping[str, Any],
+    series: Series,
+    windows: list[backtest.Window],
+    settings: Settings,
+) -> CandidateResult:
+    """Fit one candidate on each window's training data and score its forecast.
+
+    Raises
+    ------
+    Exception
+        When the series is too short for it, or it fails to fit or forecast.
+    """
+    result = CandidateResult(name, entry)
+    for window in windows:
+        train, test = backtest.window_frames(series.data, window)
+        model = build_model(entry, series.freq)
+        _check_length(model, entry, len(train))
+        model.fit(train)
+        yhat = _predict_values(model, pd.DatetimeIndex(test["ds"]))
+        result.window_forecasts.append(yhat)
+        result.window_metrics.append(
+            score(test["y"].to_numpy(), yhat, train["y"].to_numpy(), settings)
+        )
+        result.model = model
+    return result
 
 
 def score_ensemble(
@@ -640,13 +752,17 @@ def score_production(
     series: Series,
     settings: Settings,
     outcome: KeyOutcome,
+    *,
+    candidates: Mapping[str, CandidateResult] | None = None,
 ) -> CandidateResult:
     """Score the production model on the candidates' windows.
 
     When the production model was trained before the first test window, it
     forecasts the windows as it is. Otherwise it has seen them, so its
     configuration is retrained on each window's training data, as the
-    candidates were: no model is judged on data it was trained on.
+    candidates were: no model is judged on data it was trained on. When one
+    of ``candidates`` has that very configuration, its retraining on those
+    windows has already been done: its window forecasts are production's.
     """
     result = CandidateResult(PRODUCTION, _entry_of(production_model))
     windows = test_windows(series, settings)
@@ -655,25 +771,62 @@ def score_production(
         production_model.last_date is not None
         and production_model.last_date < first_test_date
     )
+    twin = None if as_loaded else _same_configuration(production_model, candidates)
+    if twin is not None:
+        outcome.notes.append(
+            f"production scored by retraining its configuration on each window, "
+            f"as candidate {twin.name} was"
+        )
+        result.window_forecasts = list(twin.window_forecasts)
+        result.window_metrics = [dict(window) for window in twin.window_metrics]
+        return result
     outcome.notes.append(
         "production scored as loaded"
         if as_loaded
         else "production scored by retraining its configuration on each window"
     )
-    for window in windows:
-        train, test = backtest.window_frames(series.data, window)
-        if as_loaded:
-            model = production_model
-        else:
-            model = copy.deepcopy(production_model)
-            _check_length(model, result.entry, len(train))
-            model.fit(train)
-        yhat = _predict_values(model, pd.DatetimeIndex(test["ds"]))
-        result.window_forecasts.append(yhat)
-        result.window_metrics.append(
-            score(test["y"].to_numpy(), yhat, train["y"].to_numpy(), settings)
-        )
-    return result
+
+    def backtest_production() -> CandidateResult:
+        for window in windows:
+            train, test = backtest.window_frames(series.data, window)
+            if as_loaded:
+                model = production_model
+            else:
+                model = copy.deepcopy(production_model)
+                _check_length(model, result.entry, len(train))
+                model.fit(train)
+            yhat = _predict_values(model, pd.DatetimeIndex(test["ds"]))
+            result.window_forecasts.append(yhat)
+            result.window_metrics.append(
+                score(test["y"].to_numpy(), yhat, train["y"].to_numpy(), settings)
+            )
+        return result
+
+    return timeouts.run_within(
+        settings.candidate_timeout_s, backtest_production, "production scoring"
+    )
+
+
+def _same_configuration(
+    model: ForecastModel, candidates: Mapping[str, CandidateResult] | None
+) -> CandidateResult | None:
+    """Return the scored candidate configured exactly as ``model``, if any."""
+    if not candidates or model.flavor == "ensemble":
+        return None
+    wanted = _canonical(_entry_of(model))
+    for name, result in candidates.items():
+        if (
+            name != PRODUCTION
+            and result.model is not None
+            and result.model.freq == model.freq
+            and _canonical(result.entry) == wanted
+        ):
+            return result
+    return None
+
+
+def _canonical(entry: Mapping[str, Any]) -> str:
+    return json.dumps(dict(entry), sort_keys=True, default=str)
 
 
 def combine_scores(
@@ -714,6 +867,8 @@ def log_scores(
             record.metric(f"{name}.{metric}", float(value))
         record.metric(f"{name}.score", float(outcome.scores[name]))
         record.metric(f"{name}.rank", ranking.index(name) + 1)
+        if result.entry.get("model_flavor") == "ensemble":
+            record.tag(f"{name}.members", ",".join(result.entry["members"]))
     for name, reason in outcome.dropped.items():
         record.tag(f"{name}.dropped", reason)
 
@@ -722,13 +877,19 @@ def log_candidate_models(
     client: MlflowClient, run_id: str | None, results: Mapping[str, CandidateResult]
 ) -> None:
     """Log each candidate fitted on its last window under ``candidates/<name>``."""
-    with tempfile.TemporaryDirectory(prefix="kronos-candidates-") as tmp:
-        for name, result in results.items():
-            if result.model is None or name == PRODUCTION:
-                continue
-            result.model.save(os.path.join(tmp, name))
-        if os.listdir(tmp):
-            tracking.log_directory(client, run_id, tmp, "candidates")
+    fitted = {
+        name: result.model
+        for name, result in results.items()
+        if result.model is not None and name != PRODUCTION
+    }
+    if not fitted or run_id is None:
+        return
+
+    def write(folder: str) -> None:
+        for name, model in fitted.items():
+            model.save(os.path.join(folder, name))
+
+    tracking.write_artifacts(client, run_id, "candidates", write)
 
 
 def refit(
@@ -742,18 +903,27 @@ def refit(
 
     An ensemble is refit with the members it was scored with in ``results``
     (its best ``k`` of this key), or else with the members its entry names.
+
+    Raises
+    ------
+    kronos.timeouts.TimeLimitError
+        When the fit runs over ``candidate_timeout_s``.
     """
     entry = entries[name]
-    if entry["model_flavor"] != "ensemble":
-        return build_model(entry, series.freq).fit(series.data)
-    scored = results.get(name) if results else None
-    members = scored.entry["members"] if scored else entry["members"]
-    configs = {**settings.models_config, **entries}
-    fitted = {
-        member: build_model(configs[member], series.freq).fit(series.data)
-        for member in members
-    }
-    return EnsembleModel.from_members(fitted, entry.get("method", "mean"))
+
+    def fit() -> ForecastModel:
+        if entry["model_flavor"] != "ensemble":
+            return build_model(entry, series.freq).fit(series.data)
+        scored = results.get(name) if results else None
+        members = scored.entry["members"] if scored else entry["members"]
+        configs = {**settings.models_config, **entries}
+        fitted = {
+            member: build_model(configs[member], series.freq).fit(series.data)
+            for member in members
+        }
+        return EnsembleModel.from_members(fitted, entry.get("method", "mean"))
+
+    return timeouts.run_within(settings.candidate_timeout_s, fit, f"refit of {name}")
 
 
 def register_model(
@@ -769,13 +939,13 @@ def register_model(
     :func:`kronos.executions.sweep_untested`). The new version's unit-test tag
     is ``pending`` until its test.
     """
+    # Created first: a model this execution creates has no pending version of
+    # another execution, and the sweep needs no search.
+    registry.ensure_model(model_name)
     executions.sweep_untested(registry, model_name, outcome.run_id, settings)
-    with tempfile.TemporaryDirectory(prefix="kronos-model-") as tmp:
-        path = os.path.join(tmp, "model")
-        model.save(path)
-        tracking.log_directory(registry.client, outcome.run_id, path, "model")
-    run = registry.client.get_run(outcome.run_id)
-    source = f"{run.info.artifact_uri.rstrip('/')}/model"
+    tracking.write_artifacts(registry.client, outcome.run_id, "model", model.save)
+    run_artifacts = tracking.artifact_uri(registry.client, outcome.run_id)
+    source = f"{run_artifacts.rstrip('/')}/model"
     tags = {
         "kronos.key": outcome.key,
         "kronos.current_date": settings.current_date.isoformat(),
@@ -803,16 +973,17 @@ def stage_and_unit_test(
     """
     registry.stage(version)
     staged = registry.staged_version(version.name)
-    model: ForecastModel | None = None
     if staged is None or str(staged.version) != str(version.version):
-        failure = f"version {version.version} is not the staged version"
-    else:
-        try:
-            model = registry.load(staged)
-            failure = unit_test(model, series, settings)
-        except Exception as exc:
-            failure = f"could not load or forecast: {_describe(exc)}"
-    registry.tag(version, UNIT_TEST_TAG, failure or "passed")
+        # Another execution of this model (another date or configuration) has
+        # staged its own version since: this version is read back by number.
+        staged = registry.client.get_model_version(version.name, version.version)
+    model: ForecastModel | None = None
+    try:
+        model = registry.load(staged)
+        failure = unit_test(model, series, settings)
+    except Exception as exc:
+        failure = f"could not load or forecast: {_describe(exc)}"
+    registry.tag(version, UNIT_TEST_TAG, f"failed: {failure}" if failure else "passed")
     return model, failure
 
 
@@ -841,7 +1012,9 @@ def final_forecast(
     """Forecast ``forecast_horizon`` dates from ``fcst_first_date``.
 
     Without a model, the naive forecast is returned (the reason is already in
-    the outcome).
+    the outcome). With ``interval_width``, a model that has no intervals of
+    its own gets bounds from its errors on the key's backtest windows
+    (:mod:`kronos.intervals`).
     """
     if model is None:
         return naive_forecast(series, settings)
@@ -996,9 +1169,11 @@ def log_execution_plot(
             )
             tracking.log_directory(client, outcome.run_id, tmp, "plots")
     except ImportError as exc:
-        logger.debug("key %s: no plot: %s", outcome.key, exc)
+        logger.debug("key %s: no plot: %s", outcome.key, tracking.redact(str(exc)))
     except Exception as exc:
-        logger.warning("key %s: plot not logged: %s", outcome.key, exc)
+        logger.warning(
+            "key %s: plot not logged: %s", outcome.key, tracking.redact(str(exc))
+        )
 
 
 def close_run(
@@ -1082,9 +1257,15 @@ def _refused_key_result(
 
 
 def _salvage_series(frame: pd.DataFrame, settings: Settings) -> Series | None:
-    """Salvage the last finite observation of unusable data, if there is one."""
+    """Salvage the last finite observation of unusable data, if there is one.
+
+    Numbers in the date column are not dates (they would read as instants of
+    1970), so they salvage nothing.
+    """
     columns = settings.columns
     try:
+        if pd.api.types.is_numeric_dtype(frame[columns.date].dtype):
+            return None
         dates = pd.to_datetime(frame[columns.date], errors="coerce", utc=True)
         values = pd.to_numeric(frame[columns.metric], errors="coerce")
     except (KeyError, TypeError, ValueError):
@@ -1113,6 +1294,12 @@ def _log_outcome(outcome: KeyOutcome) -> None:
         outcome.promoted,
         outcome.fallback_reason,
     )
+
+
+def _is_later(version: ModelVersion, settings: Settings) -> bool:
+    """Whether ``version`` was registered for a later processing date."""
+    registered_for = executions.processing_date(version)
+    return registered_for > settings.current_date.isoformat()
 
 
 def _production_candidate(version: ModelVersion) -> str:

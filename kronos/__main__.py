@@ -1,0 +1,8 @@
+"""Run the ``kronos`` command line with ``python -m kronos``."""
+
+import sys
+
+from kronos.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
