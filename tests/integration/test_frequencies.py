@@ -133,8 +133,8 @@ def test_gaps_are_filled_and_duplicates_aggregated_and_both_noted(inferred, clie
 
     assert rows["kronos_fallback_reason"].isna().all()
     assert [str(d) for d in rows["date"]] == CASES["monthly"][2]
-    assert "duplicate" in notes
-    assert "missing" in notes or "filled" in notes or "interpolat" in notes
+    assert "aggregated 1 duplicate date by mean" in notes
+    assert "filled 1 missing date" in notes
 
 
 def test_hourly_series_give_timestamps_with_a_sub_daily_schema(spark, client):
