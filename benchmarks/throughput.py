@@ -85,6 +85,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 PHASES = ("plain", "day1", "day2")
+MEMORY_PARTS = (
+    "driver",
+    "jvm",
+    "python_workers",
+    "largest_python_worker",
+    "total",
+    "server",
+)
 
 
 # --------------------------------------------------------------------------
@@ -263,17 +271,20 @@ class MemorySampler:
 
     A background thread reads every process under this one (the MLflow
     server's tree apart) every ``interval`` seconds and keeps, per part, the
-    peak since the last :meth:`take_peaks`. Resident sizes count the pages a
+    peak since the last :meth:`take_peaks`, and the peaks of the first and
+    the last quarter of that time: memory that grows with the keys processed
+    shows as a last quarter above the first. Resident sizes count the pages a
     forked Python worker shares with its parent in both, so the sum overstates
     the memory actually used.
     """
 
     PARTS = ("driver", "jvm", "python_workers", "server")
 
-    def __init__(self, server_pid: int | None, interval: float = 0.25) -> None:
+    def __init__(self, server_pid: int | None, interval: float = 1.0) -> None:
         self.server_pid = server_pid
         self.interval = interval
         self._peaks: dict[str, float] = {}
+        self._timeline: list[tuple[float, float, float]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -308,7 +319,17 @@ class MemorySampler:
         current = self.sample()
         with self._lock:
             peaks, self._peaks = self._peaks, {}
-        return {k: round(max(v, peaks.get(k, 0.0)), 1) for k, v in current.items()}
+            timeline, self._timeline = self._timeline, []
+        result = {k: round(max(v, peaks.get(k, 0.0)), 1) for k, v in current.items()}
+        if len(timeline) >= 4:
+            start, end = timeline[0][0], timeline[-1][0]
+            quarter = (end - start) / 4
+            first = [t for t in timeline if t[0] <= start + quarter]
+            last = [t for t in timeline if t[0] >= end - quarter]
+            for index, name in ((1, "total"), (2, "largest_python_worker")):
+                result[f"{name}_first_quarter"] = round(max(t[index] for t in first), 1)
+                result[f"{name}_last_quarter"] = round(max(t[index] for t in last), 1)
+        return result
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -319,6 +340,13 @@ class MemorySampler:
             with self._lock:
                 for name, value in current.items():
                     self._peaks[name] = max(value, self._peaks.get(name, 0.0))
+                self._timeline.append(
+                    (
+                        time.monotonic(),
+                        current["total"],
+                        current["largest_python_worker"],
+                    )
+                )
 
 
 @dataclass
@@ -480,7 +508,8 @@ def phase_figures(runs: list[PhaseRun], keys: int) -> dict[str, Any]:
             ]
         ),
         "memory_mb": {
-            part: max(run.memory[part] for run in runs) for part in runs[0].memory
+            part: max(run.memory.get(part, 0.0) for run in runs)
+            for part in runs[0].memory
         },
         "requests_by_endpoint": {
             name: count / keys for name, count in sorted(runs[-1].requests.items())
@@ -701,7 +730,10 @@ def summary(
             for p in lifecycle
         },
         "outcome": {p: get(p, "outcome") for p in lifecycle},
-        "peak_rss_mb": {part: max(m[part] for m in memory) for part in memory[0]},
+        "peak_rss_mb": {
+            part: max(m.get(part, 0.0) for m in memory) for part in MEMORY_PARTS
+        },
+        "rss_mb_by_phase": {p: f["memory_mb"] for p, f in figures.items()},
         "server": {
             "command": " ".join(
                 Path(server_command[0]).name if i == 0 else part

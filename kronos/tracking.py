@@ -223,11 +223,11 @@ def write_artifacts(
 ) -> None:
     """Write artifacts of run ``run_id`` under ``artifact_path`` with ``write``.
 
-    ``write`` is called with a folder to fill. When the run's artifacts live
-    in a folder this process can write (a local store, or a tracking server
-    started with ``--no-serve-artifacts`` and an artifact root the workers
-    share), it is the final folder and nothing is copied; otherwise it is a
-    temporary folder, uploaded afterwards.
+    ``write`` is called with a folder to fill. When this process started the
+    run (:func:`start_run`) and its artifacts live in a local folder (a local
+    store, or a tracking server started with ``--no-serve-artifacts`` and an
+    artifact root the workers share), it is the final folder and nothing is
+    copied; otherwise it is a temporary folder, uploaded afterwards.
     """
     uri = _ARTIFACT_URIS.get(run_id)
     local = local_path(uri) if uri is not None else None

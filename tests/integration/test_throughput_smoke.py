@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARK = ROOT / "benchmarks" / "throughput.py"
 KEYS = 4
+REQUEST_BUDGET = 15
 
 FIELDS = (
     "keys",
@@ -89,6 +90,13 @@ def test_requests_and_mlflow_time_are_reported_for_both_days(report):
     for day in ("day1", "day2"):
         assert report["mlflow_calls_per_key"][day] > 0
         assert report["mlflow_ms_per_key"][day] > 0
+
+
+@pytest.mark.parametrize("day", ["day1", "day2"])
+def test_a_key_sends_at_most_fifteen_requests_to_the_tracking_server(report, day):
+    # A count, not a timing: each request costs the server CPU shared with
+    # the fits, so the budget holds the lifecycle's overhead down.
+    assert report["mlflow_calls_per_key"][day] <= REQUEST_BUDGET
 
 
 def test_every_key_is_registered_on_day_1_and_competes_on_day_2(report):
