@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--per-core",
-        default="1,4,16",
+        default="1,2,8",
         help="comma-separated partitions per core to time as extra cases; "
         "empty for none",
     )
