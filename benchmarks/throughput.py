@@ -569,6 +569,8 @@ def tracking_server(args: argparse.Namespace, root: Path) -> Iterator[Any]:
     options = {
         "serve_artifacts": args.artifacts == "served",
         "http_server": args.http_server,
+        "workers": args.server_workers,
+        "threads": args.server_threads,
     }
     if args.backend == "sqlite":
         with LocalServer(root / "mlflow", **options) as server:
@@ -741,6 +743,8 @@ def summary(
             ),
             "host": "127.0.0.1",
             "http_server": args.http_server,
+            "workers": args.server_workers,
+            "threads": args.server_threads,
             "backend": backend,
             "artifacts": "served by the tracking server"
             if args.artifacts == "served"
@@ -801,6 +805,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=("uvicorn", "gunicorn"),
         default="uvicorn",
         help="what serves MLflow's API: uvicorn (MLflow's default) or gunicorn",
+    )
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="worker processes of the MLflow server",
+    )
+    parser.add_argument(
+        "--server-threads",
+        type=int,
+        default=1,
+        help="threads per worker of the MLflow server (gunicorn only)",
     )
     parser.add_argument(
         "--log-plots",

@@ -61,6 +61,7 @@ def server_command(
     serve_artifacts: bool = False,
     workers: int = 1,
     http_server: str = "uvicorn",
+    threads: int = 1,
 ) -> list[str]:
     """Return the command line of an ``mlflow server`` on 127.0.0.1.
 
@@ -82,6 +83,8 @@ def server_command(
         ``"uvicorn"`` (MLflow's default: the FastAPI application around the
         Flask one) or ``"gunicorn"`` (the Flask application alone). Both log
         one access line per request.
+    threads
+        Threads per gunicorn worker: requests one worker serves at once.
 
     Raises
     ------
@@ -108,7 +111,8 @@ def server_command(
         backend_store_uri,
     ]
     if http_server == "gunicorn":
-        command += ["--gunicorn-opts", "--access-logfile - --log-level warning"]
+        options = f"--access-logfile - --log-level warning --threads {threads}"
+        command += ["--gunicorn-opts", options]
     if serve_artifacts:
         command += ["--serve-artifacts", "--artifacts-destination"]
     else:
@@ -156,7 +160,7 @@ class LocalServer:
         Port to listen on; a free one by default.
     startup_timeout
         Seconds to wait for ``GET /health`` to answer.
-    http_server
+    http_server, workers, threads
         See :func:`server_command`.
     """
 
@@ -169,6 +173,8 @@ class LocalServer:
         port: int | None = None,
         startup_timeout: float = 120.0,
         http_server: str = "uvicorn",
+        workers: int = 1,
+        threads: int = 1,
     ) -> None:
         self.root_dir = Path(root_dir).resolve()
         self.backend_store_uri = (
@@ -180,6 +186,8 @@ class LocalServer:
         self.port = port or free_port()
         self.startup_timeout = startup_timeout
         self.http_server = http_server
+        self.workers = workers
+        self.threads = threads
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -199,7 +207,9 @@ class LocalServer:
             self.backend_store_uri,
             self.artifacts_dir,
             serve_artifacts=self.serve_artifacts,
+            workers=self.workers,
             http_server=self.http_server,
+            threads=self.threads,
         )
 
     def is_healthy(self, timeout: float = 2.0) -> bool:

@@ -232,7 +232,8 @@ def _new_figure(height: float) -> Figure:
             "kronos needs matplotlib to draw plots; install it with "
             "'pip install matplotlib'"
         ) from exc
-    figure = Figure(figsize=(10, height), dpi=_DPI, layout="constrained")
+    figure = Figure(figsize=(10, height), dpi=_DPI, layout=None)
+    figure.subplots_adjust(left=0.07, right=0.98, top=0.9, bottom=0.07, hspace=0.35)
     FigureCanvasAgg(figure)
     return figure
 
@@ -252,7 +253,7 @@ def _save(figure: Figure, path: str | os.PathLike[str], title: str | None) -> st
     with warnings.catch_warnings():
         # A key in a script the font lacks is drawn with boxes: not a failure.
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        figure.savefig(target, format="png")
+        figure.savefig(target, format="png", pil_kwargs={"compress_level": 1})
     logger.debug("plot written to %s", target)
     return target
 
