@@ -4,11 +4,13 @@
 
 1. check that the key can be named safely, open the key's experiment and the
    execution's run, tagged with its execution key;
-2. prepare the series and place the test windows; claim the execution (a
-   repeated, concurrent or resumed execution trains nothing, see
-   :mod:`kronos.executions`);
-3. define the candidates and log their parameters;
-4. train and score every candidate on every window;
+2. prepare the series; claim the execution (a repeated, concurrent or
+   resumed execution trains nothing, see :mod:`kronos.executions`) and load
+   the production model;
+3. train and score every candidate on every test window, while step 1 and
+   2's requests are under way in a background thread (nothing of it is
+   logged until the claim says the execution trains);
+4. define the candidates and log their parameters and scores;
 5. score the production model on the same windows, by the same rule;
 6. pick the winner; register it unless production won;
 7. stage the new version and unit-test it, loaded fresh from the registry;
@@ -29,6 +31,8 @@ lifecycle broke off).
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import copy
 import functools
 import json
@@ -152,6 +156,37 @@ class Production:
     model: ForecastModel | None = None
 
 
+@dataclass
+class Opening:
+    """What the opening requests of an execution found.
+
+    ``tracking_error`` is set when the run could not be opened; ``error``
+    when the claim or the production model's load failed after it was.
+    """
+
+    run_id: str | None = None
+    experiment_id: str | None = None
+    claim: executions.Claim = field(default_factory=lambda: executions.Claim(True))
+    production: Production = field(default_factory=Production)
+    tracking_error: Exception | None = None
+    error: Exception | None = None
+
+
+@dataclass
+class Backtested:
+    """Candidates backtested before the claim: their results and what dropped.
+
+    ``error`` is what the backtest raised, such as the :class:`SeriesError`
+    of a series too short for a test window; it is raised again where the
+    backtest belongs in the lifecycle.
+    """
+
+    entries: dict[str, Mapping[str, Any]]
+    results: dict[str, CandidateResult] = field(default_factory=dict)
+    outcome: KeyOutcome | None = None
+    error: Exception | None = None
+
+
 # --------------------------------------------------------------------------
 # The lifecycle
 # --------------------------------------------------------------------------
@@ -186,35 +221,6 @@ def forecast_key(frame: pd.DataFrame, settings: Settings) -> KeyResult:
     client = MlflowClient(settings.tracking_uri, settings.registry_uri)
     record = tracking.RunRecord()
     outcome.execution_key = execution_key_of(frame, key, settings)
-    try:
-        outcome.run_id, outcome.experiment_id = open_run(
-            client, settings, key, frame, outcome.execution_key
-        )
-    except Exception as exc:
-        logger.warning("key %s: tracking unavailable: %s", key, _describe(exc))
-        outcome.fallback_reason = f"tracking unavailable: {_describe(exc)}"
-        series = _salvage_series(frame, settings)
-        return _fallback_result(outcome, series, settings)
-
-    try:
-        attributes = read_key_attributes(frame, settings)
-        outcome.action, outcome.quality = attributes.action, attributes.quality
-        series = prepare_series(
-            frame,
-            columns.date,
-            columns.metric,
-            freq=settings.freq,
-            duplicates=settings.duplicates,
-            gaps=settings.gaps,
-        )
-        outcome.notes.extend(series.notes)
-        check_forecast_start(series, settings)
-    except (KeyDataError, SeriesError) as exc:
-        outcome.fallback_reason = f"unusable data: {exc}"
-        series = series or _salvage_series(frame, settings)
-        close_run(client, outcome, record)
-        return _fallback_result(outcome, series, settings)
-
     registry = Registry(
         client,
         mode=settings.registry_mode,
@@ -222,20 +228,66 @@ def forecast_key(frame: pd.DataFrame, settings: Settings) -> KeyResult:
         production_alias=settings.production_alias,
         registration_timeout_s=settings.registration_timeout_s,
     )
-    production = Production()
+    attributes, series, data_error = read_key_data(frame, settings)
+
+    # The run is opened, the execution claimed and production loaded in the
+    # background while the candidates are backtested: the requests overlap
+    # with the fits. Nothing is logged from the backtest until the claim says
+    # this execution trains.
+    with concurrent.futures.ThreadPoolExecutor(
+        1, thread_name_prefix="kronos-open"
+    ) as pool:
+        opening = pool.submit(
+            contextvars.copy_context().run,
+            open_execution,
+            registry,
+            settings,
+            key,
+            frame,
+            attributes if data_error is None else None,
+            model_name,
+            outcome.execution_key,
+        )
+        backtested = None
+        if data_error is None and attributes.action == "competition":
+            backtested = backtest_ahead(attributes, series, settings, key)
+        opened = opening.result()
+
+    if opened.tracking_error is not None:
+        exc = opened.tracking_error
+        logger.warning("key %s: tracking unavailable: %s", key, _describe(exc))
+        outcome.fallback_reason = f"tracking unavailable: {_describe(exc)}"
+        return _fallback_result(outcome, _salvage_series(frame, settings), settings)
+    outcome.run_id, outcome.experiment_id = opened.run_id, opened.experiment_id
+
+    if attributes is not None:
+        outcome.action, outcome.quality = attributes.action, attributes.quality
+    if series is not None:
+        outcome.notes.extend(series.notes)
+    if data_error is not None:
+        outcome.fallback_reason = f"unusable data: {data_error}"
+        series = series or _salvage_series(frame, settings)
+        close_run(client, outcome, record)
+        return _fallback_result(outcome, series, settings)
+
+    production = opened.production
     failed = False
     try:
-        claim = claim_execution(
-            registry, settings, attributes, record, outcome, model_name
-        )
-        production = load_production(registry, model_name)
+        claim = record_claim(opened, record, outcome)
         if claim.resume is not None:
             model = test_and_promote(
                 registry, claim.resume, series, settings, outcome, production
             )
         elif claim.proceed:
             model = run_action(
-                series, attributes, settings, registry, record, outcome, production
+                series,
+                attributes,
+                settings,
+                registry,
+                record,
+                outcome,
+                production,
+                backtested,
             )
         else:
             model = follow_claim(claim, registry, model_name, production, outcome)
@@ -268,12 +320,14 @@ def run_action(
     record: tracking.RunRecord,
     outcome: KeyOutcome,
     loaded: Production | None = None,
+    backtested: Backtested | None = None,
 ) -> ForecastModel | None:
     """Run the key's action and return the model of the final forecast.
 
     Returns None when there is no production model to forecast with; the
     caller then gives the key the naive forecast. ``loaded`` is the key's
-    production version and model when the caller already loaded them.
+    production version and model when the caller already loaded them;
+    ``backtested``, the candidates already backtested for a competition.
     """
     model_name = settings.model_name(outcome.key)
     loaded = loaded or load_production(registry, model_name)
@@ -295,10 +349,12 @@ def run_action(
     else:
         if attributes.action == "training":
             outcome.notes.append("no production model to retrain: ran a competition")
-        entries = candidate_entries(attributes, settings)
+        if backtested is None:
+            backtested = backtest_ahead(attributes, series, settings, outcome.key)
+        entries = backtested.entries
         outcome.candidates = list(entries)
         log_candidate_params(record, entries)
-        results = evaluate_candidates(entries, series, settings, outcome)
+        results = take_backtest(backtested, outcome)
         if production is not None and _is_later(production, settings):
             outcome.notes.append(
                 f"production version {production.version} is for a later "
@@ -482,35 +538,49 @@ def claim_execution(
     registry: Registry,
     settings: Settings,
     attributes: KeyAttributes,
-    record: tracking.RunRecord,
-    outcome: KeyOutcome,
+    opening: Opening,
+    execution_key: str | None,
     model_name: str,
 ) -> executions.Claim:
-    """Claim this execution of the key before anything is trained.
+    """Claim this execution of the key before anything is logged or registered.
 
     When this execution (same key, dates and configuration) already finished,
     or a concurrent run owns it, the claim does not proceed: nothing is
     trained and the key forecasts with its production model. When an earlier
     attempt registered a version and died before its unit test, the claim
-    resumes that version. The run records which run it repeats, defers to or
-    resumes. See :mod:`kronos.executions`.
+    resumes that version. See :mod:`kronos.executions`.
     """
     if (
         not settings.idempotent_executions
         or attributes.action == "predict"
-        or outcome.execution_key is None
-        or outcome.experiment_id is None
-        or outcome.run_id is None
+        or execution_key is None
+        or opening.experiment_id is None
+        or opening.run_id is None
     ):
         return executions.Claim(True)
-    claim = executions.claim_execution(
+    return executions.claim_execution(
         registry,
         settings,
-        outcome.experiment_id,
-        outcome.run_id,
-        outcome.execution_key,
+        opening.experiment_id,
+        opening.run_id,
+        execution_key,
         model_name,
     )
+
+
+def record_claim(
+    opening: Opening, record: tracking.RunRecord, outcome: KeyOutcome
+) -> executions.Claim:
+    """Record on the run which run this one repeats, defers to or resumes.
+
+    Raises
+    ------
+    Exception
+        What the claim or the production model's load raised.
+    """
+    if opening.error is not None:
+        raise opening.error
+    claim = opening.claim
     if claim.tag is not None and claim.other_run_id is not None:
         record.tag(claim.tag, claim.other_run_id)
         outcome.notes.append(claim.note or "")
@@ -522,6 +592,88 @@ def load_production(registry: Registry, model_name: str) -> Production:
     """Return the production version of ``model_name`` and its loaded model."""
     version = registry.production_version(model_name)
     return Production(version, registry.load(version) if version else None)
+
+
+def read_key_data(
+    frame: pd.DataFrame, settings: Settings
+) -> tuple[KeyAttributes | None, Series | None, Exception | None]:
+    """Read the key's attributes and prepare its series.
+
+    Returns
+    -------
+    tuple
+        The attributes, the series and None; or what could be read and the
+        :class:`KeyDataError` or :class:`SeriesError` that stopped it.
+    """
+    attributes = series = None
+    columns = settings.columns
+    try:
+        attributes = read_key_attributes(frame, settings)
+        series = prepare_series(
+            frame,
+            columns.date,
+            columns.metric,
+            freq=settings.freq,
+            duplicates=settings.duplicates,
+            gaps=settings.gaps,
+        )
+        check_forecast_start(series, settings)
+    except (KeyDataError, SeriesError) as exc:
+        return attributes, series, exc
+    return attributes, series, None
+
+
+def open_execution(
+    registry: Registry,
+    settings: Settings,
+    key: str,
+    frame: pd.DataFrame,
+    attributes: KeyAttributes | None,
+    model_name: str,
+    execution_key: str | None,
+) -> Opening:
+    """Open the run, then claim the execution and load the production model.
+
+    Without ``attributes`` (the key's data is unusable) only the run is
+    opened. Never raises: failures are returned in the :class:`Opening`.
+    """
+    opening = Opening()
+    try:
+        opening.run_id, opening.experiment_id = open_run(
+            registry.client, settings, key, frame, execution_key
+        )
+    except Exception as exc:
+        opening.tracking_error = exc
+        return opening
+    if attributes is None:
+        return opening
+    try:
+        opening.claim = claim_execution(
+            registry, settings, attributes, opening, execution_key, model_name
+        )
+        opening.production = load_production(registry, model_name)
+    except Exception as exc:
+        opening.error = exc
+    return opening
+
+
+def backtest_ahead(
+    attributes: KeyAttributes, series: Series, settings: Settings, key: str
+) -> Backtested:
+    """Backtest a competition's candidates while the execution is being opened.
+
+    What the backtest drops or notes is kept apart, in its own outcome, until
+    the execution is known to train.
+    """
+    ahead = Backtested({}, outcome=KeyOutcome(key=key))
+    try:
+        ahead.entries = candidate_entries(attributes, settings)
+        ahead.results = evaluate_candidates(
+            ahead.entries, series, settings, ahead.outcome
+        )
+    except Exception as exc:
+        ahead.error = exc
+    return ahead
 
 
 def open_run(
@@ -588,6 +740,25 @@ def log_candidate_params(
     for name, entry in entries.items():
         for param, value in entry.items():
             record.param(f"{name}.{param}", value)
+
+
+def take_backtest(
+    backtested: Backtested, outcome: KeyOutcome
+) -> dict[str, CandidateResult]:
+    """Return the backtest's results, its notes and drops moved to ``outcome``.
+
+    Raises
+    ------
+    Exception
+        What the backtest raised, such as :class:`SeriesError` when the series
+        was too short for a test window.
+    """
+    if backtested.outcome is not None:
+        outcome.notes.extend(backtested.outcome.notes)
+        outcome.dropped.update(backtested.outcome.dropped)
+    if backtested.error is not None:
+        raise backtested.error
+    return backtested.results
 
 
 def evaluate_candidates(
