@@ -1133,7 +1133,7 @@ def register_model(
 
 def stage_and_unit_test(
     registry: Registry, version: ModelVersion, series: Series, settings: Settings
-) -> tuple[ForecastModel | None, str | None]:
+) -> tuple[TestedModel | None, str | None]:
     """Stage ``version``, load it fresh from the registry and unit-test it.
 
     Returns
@@ -1143,19 +1143,73 @@ def stage_and_unit_test(
         it could not be loaded) and the reason it failed.
     """
     registry.stage(version)
-    staged = registry.staged_version(version.name)
-    if staged is None or str(staged.version) != str(version.version):
-        # Another execution of this model (another date or configuration) has
-        # staged its own version since: this version is read back by number.
-        staged = registry.client.get_model_version(version.name, version.version)
-    model: ForecastModel | None = None
+    model: TestedModel | None = None
     try:
-        model = registry.load(staged)
+        # The files the registry names as this version's source, read back
+        # from storage: the version is known by number, so no alias look-up
+        # is needed (another execution may even have staged its own since).
+        model = TestedModel(registry.load(version))
         failure = unit_test(model, series, settings)
     except Exception as exc:
         failure = f"could not load or forecast: {_describe(exc)}"
     registry.tag(version, UNIT_TEST_TAG, f"failed: {failure}" if failure else "passed")
     return model, failure
+
+
+class TestedModel:
+    """A model loaded for its unit test, keeping the forecast the test made.
+
+    The unit test asks for the dates of the final forecast as well, with the
+    final forecast's interval width, and checks the first ``n_unit_test`` of
+    them; the final forecast, asked of the same loaded model, is then that
+    forecast rather than a second prediction. Everything else is the model's.
+    """
+
+    def __init__(self, model: ForecastModel) -> None:
+        self.model = model
+        self._dates: pd.DatetimeIndex | None = None
+        self._interval_width: float | None = None
+        self._forecast: pd.DataFrame | None = None
+
+    def predict_ahead(
+        self, dates: pd.DatetimeIndex, series: Series, settings: Settings
+    ) -> pd.DataFrame:
+        """Forecast ``dates`` and the final forecast's dates in one prediction.
+
+        Returns the rows of ``dates``, or the whole forecast when it does not
+        begin with them.
+        """
+        final = future_dates(
+            settings.fcst_first_date, settings.forecast_horizon, series.freq
+        )
+        both = final if len(final) >= len(dates) else dates
+        forecast = self.model.predict(both, interval_width=settings.interval_width)
+        self._dates, self._interval_width = final, settings.interval_width
+        self._forecast = forecast.head(len(final)).reset_index(drop=True)
+        head = forecast.head(len(dates)).reset_index(drop=True)
+        if len(head) == len(dates) and pd.DatetimeIndex(head["ds"]).equals(dates):
+            return head
+        return forecast
+
+    def predict(
+        self, dates: pd.DatetimeIndex, interval_width: float | None = None
+    ) -> pd.DataFrame:
+        """Return the kept forecast when it is of these dates, else predict."""
+        if (
+            self._forecast is not None
+            and self._interval_width == interval_width
+            and self._dates is not None
+            and self._dates.equals(pd.DatetimeIndex(dates))
+        ):
+            return self._forecast.copy()
+        return self.model.predict(dates, interval_width=interval_width)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for attributes the wrapper lacks; "model" itself is
+        # missing while a copy is being built, and must not recurse.
+        if name == "model":
+            raise AttributeError(name)
+        return getattr(self.model, name)
 
 
 def unit_test(model: ForecastModel, series: Series, settings: Settings) -> str | None:
@@ -1167,7 +1221,10 @@ def unit_test(model: ForecastModel, series: Series, settings: Settings) -> str |
         None when the test passed, else what went wrong.
     """
     dates = future_dates(settings.fcst_first_date, settings.n_unit_test, series.freq)
-    forecast = model.predict(dates)
+    if isinstance(model, TestedModel):
+        forecast = model.predict_ahead(dates, series, settings)
+    else:
+        forecast = model.predict(dates)
     if len(forecast) != len(dates):
         return f"forecast {len(forecast)} points instead of {len(dates)}"
     if not pd.DatetimeIndex(forecast["ds"]).equals(dates):

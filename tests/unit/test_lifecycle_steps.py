@@ -154,6 +154,61 @@ def test_unit_test_reports_non_finite_forecasts():
     assert failure == "forecast has non-finite values"
 
 
+class _CountingModel:
+    """A naive model that counts its predictions."""
+
+    def __init__(self, series: Series) -> None:
+        self.model = build_model({"model_flavor": "naive"}).fit(series.data)
+        self.requests: list[int] = []
+
+    def predict(self, dates, interval_width=None):
+        self.requests.append(len(dates))
+        return self.model.predict(dates, interval_width=interval_width)
+
+
+def test_the_unit_test_forecast_is_the_final_forecast():
+    series = make_series()
+    settings = make_settings()
+    counting = _CountingModel(series)
+    tested = lifecycle.TestedModel(counting)
+    assert lifecycle.unit_test(tested, series, settings) is None
+    forecast = lifecycle.final_forecast(tested, series, settings)
+    # One prediction of the horizon's 10 dates served both.
+    assert counting.requests == [10]
+    assert list(forecast["ds"]) == list(pd.date_range("2024-03-01", periods=10))
+    expected = counting.model.predict(pd.DatetimeIndex(forecast["ds"]))
+    np.testing.assert_allclose(forecast["yhat"], expected["yhat"])
+
+
+def test_a_unit_test_longer_than_the_horizon_still_serves_both():
+    series = make_series()
+    settings = make_settings(n_unit_test=12, forecast_horizon=4)
+    counting = _CountingModel(series)
+    tested = lifecycle.TestedModel(counting)
+    assert lifecycle.unit_test(tested, series, settings) is None
+    forecast = lifecycle.final_forecast(tested, series, settings)
+    assert counting.requests == [12]
+    assert len(forecast) == 4
+
+
+def test_other_dates_or_widths_are_predicted_again():
+    series = make_series()
+    settings = make_settings()
+    counting = _CountingModel(series)
+    tested = lifecycle.TestedModel(counting)
+    lifecycle.unit_test(tested, series, settings)
+    tested.predict(pd.date_range("2024-03-01", periods=10), interval_width=0.8)
+    tested.predict(pd.date_range("2024-03-02", periods=10))
+    assert counting.requests == [10, 10, 10]
+
+
+def test_a_broken_model_fails_its_unit_test_through_the_wrapper():
+    failure = lifecycle.unit_test(
+        lifecycle.TestedModel(_BrokenModel()), make_series(), make_settings()
+    )
+    assert failure == "forecast has non-finite values"
+
+
 def test_the_final_forecast_covers_the_horizon_across_a_gap():
     series = make_series()
     settings = make_settings(fcst_first_date=dt.date(2024, 3, 20))
