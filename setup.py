@@ -47,7 +47,7 @@ setup(
         "scikit-learn>=1.3",
         "skops>=0.9",
         "pyarrow>=11.0",
-        "matplotlib>=3.7",
+        "pillow>=10.1",
         "pyyaml>=6.0",
     ],
     extras_require={

@@ -1396,8 +1396,6 @@ def log_execution_plot(
                 winner=outcome.winner,
             )
             tracking.log_directory(client, outcome.run_id, tmp, "plots")
-    except ImportError as exc:
-        logger.debug("key %s: no plot: %s", outcome.key, tracking.redact(str(exc)))
     except Exception as exc:
         logger.warning(
             "key %s: plot not logged: %s", outcome.key, tracking.redact(str(exc))

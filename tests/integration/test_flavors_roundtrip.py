@@ -12,6 +12,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
+from _udf import udf_arguments
 from mlflow.tracking import MlflowClient
 
 import kronos
@@ -100,6 +101,22 @@ def make_panel() -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def make_udf(client: MlflowClient, **settings):
+    """The forecasting function over ``MODELS`` on ``CURRENT_DATE``."""
+    return forecast_udf_gen(
+        **udf_arguments(
+            client,
+            MODELS,
+            days_from_last_obs_col="days_from_last_obs",
+            current_date=CURRENT_DATE,
+            n_test=7,
+            n_unit_test=3,
+            forecast_horizon=HORIZON,
+            **settings,
+        )
+    )
+
+
 @pytest.fixture(scope="module")
 def client(mlflow_sqlite_server):
     return MlflowClient(mlflow_sqlite_server.tracking_uri)
@@ -107,23 +124,8 @@ def client(mlflow_sqlite_server):
 
 @pytest.fixture(scope="module")
 def result(spark, client):
-    udf = forecast_udf_gen(
-        client=client,
-        key_col="id",
-        date_col="date",
-        metric_col="value",
-        quality_col="quality",
-        action_col="action",
-        models_col="models",
-        models_config=MODELS,
-        days_from_last_obs_col="days_from_last_obs",
-        current_date=CURRENT_DATE,
-        fcst_first_date=CURRENT_DATE,
-        n_test=7,
-        n_unit_test=3,
-        forecast_horizon=HORIZON,
-        dt_creation_col="dt_creation",
-        dt_reference_col="dt_reference",
+    udf = make_udf(
+        client,
         competition_metrics=["rmse", "mase"],
         season_length=7,
         experiment_name_template="roundtrip/{key}",
@@ -212,23 +214,8 @@ def test_a_run_with_interval_width_returns_bounds_around_the_forecast(spark, cli
     keys = ["ets_1", "croston_1", "mean_1"]
     panel = make_panel()
     panel = panel[panel["id"].isin(keys)]
-    udf = forecast_udf_gen(
-        client=client,
-        key_col="id",
-        date_col="date",
-        metric_col="value",
-        quality_col="quality",
-        action_col="action",
-        models_col="models",
-        models_config=MODELS,
-        days_from_last_obs_col="days_from_last_obs",
-        current_date=CURRENT_DATE,
-        fcst_first_date=CURRENT_DATE,
-        n_test=7,
-        n_unit_test=3,
-        forecast_horizon=HORIZON,
-        dt_creation_col="dt_creation",
-        dt_reference_col="dt_reference",
+    udf = make_udf(
+        client,
         n_windows=2,
         interval_width=0.8,
         experiment_name_template="intervals/{key}",

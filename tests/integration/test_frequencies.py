@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _udf import make_udf
 from mlflow.tracking import MlflowClient
 
 import kronos
-from kronos.forecast_udf import forecast_udf_gen
 
 pytestmark = pytest.mark.integration
 
@@ -51,23 +51,14 @@ def history(key: str, freq: str, periods: int, end: str) -> pd.DataFrame:
 
 def run(spark, client, panel: pd.DataFrame, prefix: str, **settings) -> pd.DataFrame:
     sub_daily = settings.pop("sub_daily", False)
-    udf = forecast_udf_gen(
-        client=client,
-        key_col="id",
-        date_col="date",
-        metric_col="value",
-        quality_col="quality",
-        action_col="action",
-        models_col="models",
-        models_config=MODELS,
+    udf = make_udf(
+        client,
+        MODELS,
         days_from_last_obs_col="days_from_last_obs",
         current_date=CURRENT_DATE,
-        fcst_first_date=CURRENT_DATE,
         n_test=3,
         n_unit_test=2,
         forecast_horizon=HORIZON,
-        dt_creation_col="dt_creation",
-        dt_reference_col="dt_reference",
         experiment_name_template=f"{prefix}/{{key}}",
         model_name_template=f"{prefix}_{{key}}",
         log_candidate_models=False,

@@ -71,10 +71,9 @@ def make_panel(end: dt.date, days: int = 150) -> pd.DataFrame:
     return panel
 
 
-def run_user_flow(spark, client, current_date, **extra):
-    """The notebook flow, as users write it."""
-    df = spark.createDataFrame(make_panel(current_date))
-    result_schema = StructType(
+def hand_written_schema() -> StructType:
+    """The result schema of the notebook flow, as users write it."""
+    return StructType(
         [
             StructField(key_col, StringType()),
             StructField(date_col, DateType()),
@@ -84,11 +83,11 @@ def run_user_flow(spark, client, current_date, **extra):
             StructField(days_from_last_obs_col, IntegerType()),
         ]
     )
-    partition_key = "id"
-    partition_number = df.select(partition_key).distinct().count()
-    df = df.repartition(partition_number, partition_key)
 
-    forecast_udf = forecast_udf_gen(
+
+def user_arguments(client, current_date) -> dict:
+    """The arguments of ``forecast_udf_gen`` in the notebook flow."""
+    return dict(
         client=client,
         key_col=key_col,
         date_col=date_col,
@@ -105,12 +104,31 @@ def run_user_flow(spark, client, current_date, **extra):
         forecast_horizon=forecast_horizon,
         dt_creation_col=dt_creation_col,
         dt_reference_col=dt_reference_col,
-        **extra,
     )
+
+
+def run_user_flow(spark, client, current_date, **extra):
+    """The notebook flow, as users write it."""
+    df = spark.createDataFrame(make_panel(current_date))
+    result_schema = hand_written_schema()
+    partition_key = "id"
+    partition_number = df.select(partition_key).distinct().count()
+    df = df.repartition(partition_number, partition_key)
+
+    forecast_udf = forecast_udf_gen(**user_arguments(client, current_date), **extra)
     df_pred = df.groupby(partition_key).applyInPandas(
         forecast_udf, schema=result_schema
     )
     return df_pred.toPandas()
+
+
+def run_of_day(client, experiment_name: str, current_date: dt.date):
+    """The first run of an experiment for one processing date."""
+    experiment = client.get_experiment_by_name(experiment_name)
+    return client.search_runs(
+        [experiment.experiment_id],
+        f"tags.`kronos.current_date` = '{current_date.isoformat()}'",
+    )[0]
 
 
 @pytest.fixture(scope="module")
@@ -185,10 +203,7 @@ def test_one_experiment_per_key_with_runs_named_by_iso_timestamps(two_days, clie
 
 def test_candidates_are_logged_with_params_and_scores(two_days, client):
     mode, _, _ = two_days
-    experiment = client.get_experiment_by_name(f"{mode}/good_a")
-    first = client.search_runs(
-        [experiment.experiment_id], "tags.`kronos.current_date` = '2024-03-01'"
-    )[0]
+    first = run_of_day(client, f"{mode}/good_a", DAY_1)
     assert first.data.params["prophet_1.model_flavor"] == "prophet"
     assert first.data.params["arima_1.max_p"] == "2"
     for name in ("prophet_1", "arima_1", "naive_1"):
@@ -209,10 +224,7 @@ def test_models_column_limits_the_candidates(two_days, client):
 
 def test_a_bad_key_trains_only_the_naive_model(two_days, client):
     mode, _, _ = two_days
-    experiment = client.get_experiment_by_name(f"{mode}/bad_c")
-    run = client.search_runs(
-        [experiment.experiment_id], "tags.`kronos.current_date` = '2024-03-01'"
-    )[0]
+    run = run_of_day(client, f"{mode}/bad_c", DAY_1)
     flavors = {k for k in run.data.params if k.endswith(".model_flavor")}
     assert flavors == {"naive.model_flavor"}
     assert run.data.tags["kronos.winner"] == "naive"
@@ -262,10 +274,7 @@ def test_predict_key_trains_nothing_on_day_two(two_days, client):
     mode, _, _ = two_days
     versions = client.search_model_versions(f"name='{mode}_predict_d'")
     assert [v.version for v in versions] == ["1"]
-    experiment = client.get_experiment_by_name(f"{mode}/predict_d")
-    run = client.search_runs(
-        [experiment.experiment_id], "tags.`kronos.current_date` = '2024-03-02'"
-    )[0]
+    run = run_of_day(client, f"{mode}/predict_d", DAY_2)
     assert run.data.tags["kronos.action"] == "predict"
     assert run.data.tags["kronos.forecast_version"] == "1"
     assert not any(k.endswith(".model_flavor") for k in run.data.params)
@@ -273,34 +282,14 @@ def test_predict_key_trains_nothing_on_day_two(two_days, client):
 
 def test_day_two_competes_against_production(two_days, client):
     mode, _, _ = two_days
-    experiment = client.get_experiment_by_name(f"{mode}/good_a")
-    run = client.search_runs(
-        [experiment.experiment_id], "tags.`kronos.current_date` = '2024-03-02'"
-    )[0]
+    run = run_of_day(client, f"{mode}/good_a", DAY_2)
     assert "production.score" in run.data.metrics
     assert "production" in run.data.tags["kronos.notes"]
 
 
 def test_spark_result_equals_the_function_called_on_each_pandas_frame(spark, client):
     panel = make_panel(DAY_1)
-    common = dict(
-        client=client,
-        key_col=key_col,
-        date_col=date_col,
-        metric_col=metric_col,
-        quality_col=quality_col,
-        action_col=action_col,
-        models_col=models_col,
-        models_config=models_config,
-        days_from_last_obs_col=days_from_last_obs_col,
-        current_date=DAY_1,
-        fcst_first_date=DAY_1,
-        n_test=n_test,
-        n_unit_test=n_unit_test,
-        forecast_horizon=forecast_horizon,
-        dt_creation_col=dt_creation_col,
-        dt_reference_col=dt_reference_col,
-    )
+    common = user_arguments(client, DAY_1)
     spark_fn = forecast_udf_gen(
         **common,
         experiment_name_template="oracle_spark/{key}",
@@ -337,16 +326,7 @@ def test_spark_result_equals_the_function_called_on_each_pandas_frame(spark, cli
 
 
 def test_result_schema_matches_the_hand_written_schema():
-    expected = StructType(
-        [
-            StructField(key_col, StringType()),
-            StructField(date_col, DateType()),
-            StructField(fcst_col, FloatType()),
-            StructField(dt_creation_col, DateType()),
-            StructField(dt_reference_col, DateType()),
-            StructField(days_from_last_obs_col, IntegerType()),
-        ]
-    )
+    expected = hand_written_schema()
     assert (
         kronos.result_schema(
             key_col,

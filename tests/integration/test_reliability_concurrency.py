@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _udf import key_rows, make_udf
 from mlflow.tracking import MlflowClient
 
 from kronos import executions
-from kronos.forecast_udf import forecast_udf_gen
 from kronos.registry import UNIT_TEST_TAG
 
 pytestmark = pytest.mark.integration
@@ -76,40 +76,19 @@ def key_frame(key: str, current_date: dt.date, n: int = 70) -> pd.DataFrame:
     dates = pd.date_range(end=current_date - dt.timedelta(days=1), periods=n)
     t = np.arange(n)
     values = 30 + 5 * np.sin(2 * np.pi * t / 7) + 0.1 * t + sum(map(ord, key)) % 7
-    return pd.DataFrame(
-        {
-            "id": key,
-            "date": dates.date,
-            "value": values,
-            "quality": "good",
-            "action": "competition",
-            "models": "",
-        }
-    )
+    return key_rows(key, dates, values)
 
 
 def job_settings(client: MlflowClient, prefix: str, day: dt.date, mode: str):
     """One factory call, as one job makes it: the settings its tasks receive."""
-    return forecast_udf_gen(
-        client=client,
-        key_col="id",
-        date_col="date",
-        metric_col="value",
-        quality_col="quality",
-        action_col="action",
-        models_col="models",
-        models_config={
+    return make_udf(
+        client,
+        {
             "naive_1": {"model_flavor": "naive"},
             "weekly": {"model_flavor": "seasonal_naive", "season_length": 7},
         },
-        days_from_last_obs_col="days",
         current_date=day,
-        fcst_first_date=day,
-        n_test=7,
-        n_unit_test=5,
         forecast_horizon=HORIZON,
-        dt_creation_col="dt_creation",
-        dt_reference_col="dt_reference",
         experiment_name_template=f"{prefix}/{{key}}",
         model_name_template=f"{prefix}_{{key}}",
         registry_mode=mode,

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from _mlflow_server import MlflowServer
+from _udf import key_rows, udf_arguments
 from mlflow.tracking import MlflowClient
 
 import kronos
@@ -50,24 +51,14 @@ def server(tmp_path_factory) -> MlflowServer:
 
 def make_udf(client: MlflowClient, current_date: dt.date, **settings):
     return forecast_udf_gen(
-        client=client,
-        key_col="id",
-        date_col="date",
-        metric_col="value",
-        quality_col="quality",
-        action_col="action",
-        models_col="models",
-        models_config=MODELS,
-        days_from_last_obs_col="days",
-        current_date=current_date,
-        fcst_first_date=current_date,
-        n_test=7,
-        n_unit_test=5,
-        forecast_horizon=HORIZON,
-        dt_creation_col="dt_creation",
-        dt_reference_col="dt_reference",
-        with_outcome=True,
-        **settings,
+        **udf_arguments(
+            client,
+            MODELS,
+            current_date=current_date,
+            forecast_horizon=HORIZON,
+            with_outcome=True,
+            **settings,
+        )
     )
 
 
@@ -83,19 +74,6 @@ def weekly_frame(key: str, current_date: dt.date, n: int = 70) -> pd.DataFrame:
     dates = pd.date_range(end=current_date - dt.timedelta(days=1), periods=n)
     values = 50 + 10 * np.sin(2 * np.pi * np.arange(n) / 7)
     return key_rows(key, dates, values)
-
-
-def key_rows(key: str, dates: pd.DatetimeIndex, values: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "id": key,
-            "date": dates.date,
-            "value": values,
-            "quality": "good",
-            "action": "competition",
-            "models": "",
-        }
-    )
 
 
 def run_on_spark(spark, function, panel: pd.DataFrame) -> pd.DataFrame:

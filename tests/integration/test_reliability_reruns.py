@@ -18,6 +18,7 @@ import uuid
 import numpy as np
 import pandas as pd
 import pytest
+from _udf import key_rows, udf_arguments
 from mlflow.tracking import MlflowClient
 
 from kronos import executions, registry, tracking
@@ -45,23 +46,10 @@ def client(mlflow_sqlite_server) -> MlflowClient:
 
 def make_udf(client: MlflowClient, current_date: dt.date = DAY, **settings):
     """A new factory call: a new job, with the given settings."""
-    arguments = dict(
-        client=client,
-        key_col="id",
-        date_col="date",
-        metric_col="value",
-        quality_col="quality",
-        action_col="action",
-        models_col="models",
-        models_config=MODELS,
-        days_from_last_obs_col="days",
+    arguments = udf_arguments(
+        client,
+        MODELS,
         current_date=current_date,
-        fcst_first_date=current_date,
-        n_test=7,
-        n_unit_test=5,
-        forecast_horizon=5,
-        dt_creation_col="dt_creation",
-        dt_reference_col="dt_reference",
         experiment_name_template="reruns/{key}",
         model_name_template="reruns_{key}",
         with_outcome=True,
@@ -73,16 +61,7 @@ def make_udf(client: MlflowClient, current_date: dt.date = DAY, **settings):
 def key_frame(key: str, current_date: dt.date = DAY, n: int = 70) -> pd.DataFrame:
     dates = pd.date_range(end=current_date - dt.timedelta(days=1), periods=n)
     values = 20 + 4 * np.sin(2 * np.pi * np.arange(n) / 7) + 0.05 * np.arange(n)
-    return pd.DataFrame(
-        {
-            "id": key,
-            "date": dates.date,
-            "value": values,
-            "quality": "good",
-            "action": "competition",
-            "models": "",
-        }
-    )
+    return key_rows(key, dates, values)
 
 
 def new_key(name: str) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _udf import key_rows, udf_arguments
 from mlflow.tracking import MlflowClient
 
 import kronos
@@ -96,23 +97,10 @@ def _pickle_calls(tree: ast.AST) -> list[tuple[str, int]]:
 
 
 def factory_arguments(client: MlflowClient, **overrides) -> dict:
-    arguments = dict(
-        client=client,
-        key_col="id",
-        date_col="date",
-        metric_col="value",
-        quality_col="quality",
-        action_col="action",
-        models_col="models",
-        models_config={"naive_1": {"model_flavor": "naive"}},
-        days_from_last_obs_col="days",
+    arguments = udf_arguments(
+        client,
+        {"naive_1": {"model_flavor": "naive"}},
         current_date=DAY,
-        fcst_first_date=DAY,
-        n_test=7,
-        n_unit_test=5,
-        forecast_horizon=5,
-        dt_creation_col="dt_creation",
-        dt_reference_col="dt_reference",
         with_outcome=True,
         http_max_retries=0,
     )
@@ -122,17 +110,7 @@ def factory_arguments(client: MlflowClient, **overrides) -> dict:
 
 def key_frame(key: str, **columns) -> pd.DataFrame:
     dates = pd.date_range(end=DAY - dt.timedelta(days=1), periods=40)
-    frame = pd.DataFrame(
-        {
-            "id": key,
-            "date": dates.date,
-            "value": 5 + np.arange(40.0) % 7,
-            "quality": "good",
-            "action": "competition",
-            "models": "",
-        }
-    )
-    return frame.assign(**columns)
+    return key_rows(key, dates, 5 + np.arange(40.0) % 7).assign(**columns)
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import uuid
 import numpy as np
 import pandas as pd
 import pytest
+from _udf import key_rows, udf_arguments
 from mlflow.tracking import MlflowClient
 
 from kronos import tracking
@@ -31,23 +32,11 @@ HORIZON = 5
 
 
 def factory_arguments(client: MlflowClient) -> dict:
-    return dict(
-        client=client,
-        key_col="id",
-        date_col="date",
-        metric_col="value",
-        quality_col="quality",
-        action_col="action",
-        models_col="models",
-        models_config=MODELS,
-        days_from_last_obs_col="days",
+    return udf_arguments(
+        client,
+        MODELS,
         current_date=DAY,
-        fcst_first_date=DAY,
-        n_test=7,
-        n_unit_test=5,
         forecast_horizon=HORIZON,
-        dt_creation_col="dt_creation",
-        dt_reference_col="dt_reference",
         experiment_name_template=f"{PREFIX}/{{key}}",
         model_name_template=f"{PREFIX}_{{key}}",
         with_outcome=True,
@@ -69,17 +58,7 @@ def key_frame(key: str, n: int = 60, values=None, **columns) -> pd.DataFrame:
     dates = pd.date_range(end=DAY - dt.timedelta(days=1), periods=n, freq="D")
     if values is None:
         values = 10 + 3 * np.sin(2 * np.pi * np.arange(n) / 7)
-    frame = pd.DataFrame(
-        {
-            "id": key,
-            "date": dates.date,
-            "value": values,
-            "quality": "good",
-            "action": "competition",
-            "models": "",
-        }
-    )
-    return frame.assign(**columns)
+    return key_rows(key, dates, values).assign(**columns)
 
 
 def expected_dates() -> list[dt.date]:

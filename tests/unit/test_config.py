@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import pytest
+from _udf import udf_arguments
 from mlflow.tracking import MlflowClient
 
 from kronos import config
@@ -17,23 +18,15 @@ GOOD_CONFIG = {"naive_1": {"model_flavor": "naive"}}
 def build(tmp_path, **overrides):
     # An HTTP client connects on its first request only: nothing is started here.
     uri = "http://127.0.0.1:5999"
-    arguments = dict(
-        client=MlflowClient(uri, uri),
-        key_col="id",
-        date_col="date",
-        metric_col="value",
-        quality_col="quality",
-        action_col="action",
-        models_col="models",
-        models_config=json.dumps(GOOD_CONFIG),
+    arguments = udf_arguments(
+        MlflowClient(uri, uri),
+        json.dumps(GOOD_CONFIG),
         days_from_last_obs_col="days_from_last_obs",
         current_date="2024-03-01",
         fcst_first_date=dt.date(2024, 3, 1),
         n_test=7,
         n_unit_test=3,
         forecast_horizon=14,
-        dt_creation_col="dt_creation",
-        dt_reference_col="dt_reference",
     )
     arguments.update(overrides)
     return forecast_udf_gen(**arguments)

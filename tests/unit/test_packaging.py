@@ -122,7 +122,7 @@ def test_the_metadata_states_python_and_the_requirements(metadata):
 
     assert metadata["Version"] == __version__
     assert metadata["Requires-Python"] == ">=3.11"
-    assert {"mlflow", "pandas", "matplotlib", "pyyaml"} <= plain
+    assert {"mlflow", "pandas", "pillow", "pyyaml"} <= plain
     # Databricks brings its own pyspark: it is only an extra.
     assert "pyspark" not in plain
     assert {"spark", "delta", "dev"} <= set(metadata.get_all("Provides-Extra"))

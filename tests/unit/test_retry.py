@@ -8,6 +8,7 @@ import socket
 
 import pandas as pd
 import pytest
+from _udf import key_rows, udf_arguments
 from mlflow.environment_variables import (
     MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR,
     MLFLOW_HTTP_REQUEST_MAX_RETRIES,
@@ -58,40 +59,23 @@ def closed_port() -> int:
 
 def make_udf(uri: str, **settings):
     return forecast_udf_gen(
-        client=MlflowClient(uri),
-        key_col="id",
-        date_col="date",
-        metric_col="value",
-        quality_col="quality",
-        action_col="action",
-        models_col="models",
-        models_config={"naive_1": {"model_flavor": "naive"}},
-        days_from_last_obs_col="days",
-        current_date=dt.date(2024, 3, 1),
-        fcst_first_date=dt.date(2024, 3, 1),
-        n_test=3,
-        n_unit_test=2,
-        forecast_horizon=4,
-        dt_creation_col="dt_creation",
-        dt_reference_col="dt_reference",
-        with_outcome=True,
-        **settings,
+        **udf_arguments(
+            MlflowClient(uri),
+            {"naive_1": {"model_flavor": "naive"}},
+            current_date=dt.date(2024, 3, 1),
+            n_test=3,
+            n_unit_test=2,
+            forecast_horizon=4,
+            with_outcome=True,
+            **settings,
+        )
     )
 
 
 def test_a_key_facing_no_server_gets_the_naive_forecast_and_the_reason(monkeypatch):
     monkeypatch.delenv(retry.MAX_RETRIES_VARIABLE, raising=False)
     udf = make_udf(f"http://127.0.0.1:{closed_port()}", http_max_retries=0)
-    frame = pd.DataFrame(
-        {
-            "id": "k",
-            "date": pd.date_range("2024-02-01", "2024-02-29").date,
-            "value": 5.0,
-            "quality": "good",
-            "action": "competition",
-            "models": "",
-        }
-    )
+    frame = key_rows("k", pd.date_range("2024-02-01", "2024-02-29"), 5.0)
 
     result = udf(frame)
 
