@@ -232,6 +232,7 @@ def kronos_forecast_udf(
     current_date: dt.date,
     names: str,
     log_plots: bool,
+    log_candidate_models: bool,
 ) -> Callable[[pd.DataFrame], pd.DataFrame]:
     from mlflow.tracking import MlflowClient
 
@@ -257,6 +258,7 @@ def kronos_forecast_udf(
         experiment_name_template=f"{names}_{{key}}",
         model_name_template=f"{names}_{{key}}",
         log_plots=log_plots,
+        log_candidate_models=log_candidate_models,
         with_outcome=True,
     )
 
@@ -632,7 +634,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             (
                 kronos_function(
                     kronos_forecast_udf(
-                        server.tracking_uri, models, day_1, "warm", args.log_plots
+                        server.tracking_uri,
+                        models,
+                        day_1,
+                        "warm",
+                        args.log_plots,
+                        args.log_candidate_models,
                     )
                 ),
                 kronos_schema(),
@@ -651,7 +658,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     current = day_1 if phase == "day1" else day_2
                     function = kronos_function(
                         kronos_forecast_udf(
-                            server.tracking_uri, models, current, names, args.log_plots
+                            server.tracking_uri,
+                            models,
+                            current,
+                            names,
+                            args.log_plots,
+                            args.log_candidate_models,
                         )
                     )
                     schema = kronos_schema()
@@ -751,6 +763,7 @@ def summary(
             else "written and read directly by the workers (local folder)",
         },
         "log_plots": args.log_plots,
+        "log_candidate_models": args.log_candidate_models,
         "spark": "kronos.spark.local_session: local[2]",
         "cpu_count": os.cpu_count(),
     }
@@ -803,8 +816,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--http-server",
         choices=("uvicorn", "gunicorn"),
-        default="uvicorn",
-        help="what serves MLflow's API: uvicorn (MLflow's default) or gunicorn",
+        default="gunicorn",
+        help=(
+            "what serves MLflow's API: gunicorn (the faster here) or uvicorn "
+            "(MLflow's default)"
+        ),
     )
     parser.add_argument(
         "--server-workers",
@@ -823,6 +839,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=("on", "off"),
         default="on",
         help="kronos's log_plots setting (on is kronos's default)",
+    )
+    parser.add_argument(
+        "--log-candidate-models",
+        choices=("on", "off"),
+        default="on",
+        help="kronos's log_candidate_models setting (on is kronos's default)",
     )
     parser.add_argument(
         "--keep-store",
@@ -846,6 +868,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--phases: day2 needs day1")
     args.phases = tuple(p for p in PHASES if p in phases)
     args.log_plots = args.log_plots == "on"
+    args.log_candidate_models = args.log_candidate_models == "on"
     if args.single_pass:
         args.repeats = 1
     elif args.repeats < 3:
