@@ -38,6 +38,8 @@ SERVER_ENVIRONMENT = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 #: The HTTP servers ``mlflow server`` can run under.
 HTTP_SERVERS = ("uvicorn", "gunicorn")
+#: How much of the end of a log an error message quotes.
+LOG_TAIL_CHARS = 4000
 
 _ACCESS_LINE = re.compile(r'"(GET|POST|PATCH|PUT|DELETE) (/[^ ?"]*)[^"]*" \d{3}')
 
@@ -143,6 +145,13 @@ def count_requests(log_text: str) -> dict[str, int]:
     return counts
 
 
+def read_tail(path: Path, chars: int = LOG_TAIL_CHARS) -> str:
+    """Return the last ``chars`` characters of a text file, or '' if it is absent."""
+    if not path.exists():
+        return ""
+    return path.read_text(encoding="utf-8", errors="replace")[-chars:]
+
+
 class LocalServer:
     """An ``mlflow server`` process with its store and artifacts in one folder.
 
@@ -200,6 +209,11 @@ class LocalServer:
         """The server's process id (its process group leader), or None."""
         return self._process.pid if self._process is not None else None
 
+    @property
+    def is_running(self) -> bool:
+        """Whether the server process is alive (it may still be starting)."""
+        return self._process is not None and self._process.poll() is None
+
     def command(self) -> list[str]:
         """Return the command line that starts the server."""
         return server_command(
@@ -241,7 +255,7 @@ class LocalServer:
             When the process exits or stays silent past ``startup_timeout``;
             the message ends with the tail of the server log.
         """
-        if self._process is not None and self._process.poll() is None:
+        if self.is_running:
             return self
         self.artifacts_dir.mkdir(parents=True, exist_ok=True)
         command = self.command()
@@ -263,14 +277,14 @@ class LocalServer:
                 code, self._process = self._process.returncode, None
                 raise LocalServerError(
                     f"mlflow server exited with code {code} before answering; "
-                    f"log {self.log_path}:\n{self._log_tail()}"
+                    f"log {self.log_path}:\n{read_tail(self.log_path)}"
                 )
             if time.monotonic() > deadline:
                 self.stop()
                 raise LocalServerError(
                     f"mlflow server did not answer {self.tracking_uri}/health "
                     f"within {self.startup_timeout:.0f} s; "
-                    f"log {self.log_path}:\n{self._log_tail()}"
+                    f"log {self.log_path}:\n{read_tail(self.log_path)}"
                 )
             time.sleep(0.2)
         logger.info("mlflow server answers at %s", self.tracking_uri)
@@ -292,11 +306,6 @@ class LocalServer:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-
-    def _log_tail(self, chars: int = 4000) -> str:
-        if not self.log_path.exists():
-            return ""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
 
     def __enter__(self) -> LocalServer:
         return self.start()

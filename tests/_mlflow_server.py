@@ -14,30 +14,24 @@ from __future__ import annotations
 import atexit
 import os
 import time
-from pathlib import Path
 from typing import Any
 
-from kronos.local_server import LocalServer, LocalServerError, free_port
+from kronos.local_server import (
+    LocalServer,
+    LocalServerError,
+    free_port,
+    read_tail,
+)
 
 __all__ = [
-    "LOG_TAIL_CHARS",
     "MlflowServer",
     "MlflowServerError",
     "free_port",
     "read_tail",
 ]
 
-LOG_TAIL_CHARS = 4000
-
 #: The server did not come up, or did not go down, in time.
 MlflowServerError = LocalServerError
-
-
-def read_tail(path: Path, chars: int = LOG_TAIL_CHARS) -> str:
-    """Return the last ``chars`` characters of a text file, or '' if it is absent."""
-    if not path.exists():
-        return ""
-    return path.read_text(encoding="utf-8", errors="replace")[-chars:]
 
 
 class MlflowServer(LocalServer):
@@ -68,11 +62,6 @@ class MlflowServer(LocalServer):
         super().__init__(root_dir, backend_store_uri, **options)
         self.root_dir.mkdir(parents=True, exist_ok=True)
         atexit.register(self.stop)
-
-    @property
-    def is_running(self) -> bool:
-        """Whether the server process is alive (it may still be starting)."""
-        return self._process is not None and self._process.poll() is None
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the server and its workers; a no-op if it is not running.
