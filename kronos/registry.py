@@ -63,6 +63,29 @@ class RegistrationTimeoutError(RuntimeError):
     """A new model version did not become READY within the allowed time."""
 
 
+#: What a SQL-backed registry answers when two writers change one alias at once.
+_CONFLICT_MARK = "expected to update 1 row(s); 0 were matched"
+_CONFLICT_ATTEMPTS = 4
+
+
+def _retry_conflict(write: Any, *args: Any) -> Any:
+    """Call ``write(*args)``, again when a concurrent alias change made it fail.
+
+    Alias writes are idempotent; a conflict means another writer's
+    transaction touched the same alias row first, so the write is repeated
+    after a short pause, up to a few times.
+    """
+    for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
+        try:
+            return write(*args)
+        except MlflowException as exc:
+            if _CONFLICT_MARK not in str(exc) or attempt == _CONFLICT_ATTEMPTS:
+                raise
+            logger.info("alias write conflicted, attempt %d: retrying", attempt)
+            time.sleep(0.05 * attempt)
+    return None
+
+
 @dataclass(frozen=True)
 class Registry:
     """The registry operations of one execution.
@@ -149,8 +172,11 @@ class Registry:
     def stage(self, version: ModelVersion) -> None:
         """Put ``version`` in staging."""
         if self.mode == "aliases":
-            self._writer(version.name).set_registered_model_alias(
-                version.name, self.staging_alias, version.version
+            _retry_conflict(
+                self._writer(version.name).set_registered_model_alias,
+                version.name,
+                self.staging_alias,
+                version.version,
             )
         else:
             self._writer(version.name).transition_model_version_stage(
@@ -166,10 +192,15 @@ class Registry:
         """
         writer = self._writer(version.name)
         if self.mode == "aliases":
-            writer.set_registered_model_alias(
-                version.name, self.production_alias, version.version
+            _retry_conflict(
+                writer.set_registered_model_alias,
+                version.name,
+                self.production_alias,
+                version.version,
             )
-            writer.delete_registered_model_alias(version.name, self.staging_alias)
+            _retry_conflict(
+                writer.delete_registered_model_alias, version.name, self.staging_alias
+            )
         else:
             writer.transition_model_version_stage(
                 version.name,
