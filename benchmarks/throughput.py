@@ -614,7 +614,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "day2": panel,
     }
     root = Path(tempfile.mkdtemp(prefix="kronos-throughput-"))
-    spark = local_session("kronos-throughput")
+    spark = local_session("kronos-throughput", task_slots=args.task_slots)
     spark.sparkContext.addPyFile(str(Path(_probes.__file__).resolve()))
     partitions = args.partitions or min(args.keys, 8)
 
@@ -764,7 +764,7 @@ def summary(
         },
         "log_plots": args.log_plots,
         "log_candidate_models": args.log_candidate_models,
-        "spark": "kronos.spark.local_session: local[2]",
+        "spark": f"kronos.spark.local_session: local[{args.task_slots}]",
         "cpu_count": os.cpu_count(),
     }
     return result
@@ -852,6 +852,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="keep the MLflow store and artifacts of the run (deleted by default)",
     )
     parser.add_argument(
+        "--task-slots",
+        type=int,
+        default=2,
+        help="tasks Spark runs at once, for the plain pattern and kronos alike "
+        "(local[N]; default 2)",
+    )
+    parser.add_argument(
         "--partitions",
         type=int,
         default=None,
@@ -873,6 +880,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.repeats = 1
     elif args.repeats < 3:
         parser.error("--repeats must be at least 3 (or pass --single-pass)")
+    if args.task_slots < 1:
+        parser.error("--task-slots must be at least 1")
     if args.keys < 1 or args.points < N_TEST + 2 * N_UNIT_TEST:
         parser.error(f"--keys must be >= 1 and --points >= {N_TEST + 2 * N_UNIT_TEST}")
     return args

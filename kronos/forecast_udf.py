@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 def run_forecast(frame: pd.DataFrame, settings: config.Settings) -> pd.DataFrame:
     """Run the lifecycle on one key's rows and return its output rows."""
     tracking.quiet_mlflow()
+    tracking.mark_databricks_runtime_absent()
     key_column = settings.columns.key
     if key_column not in frame.columns:
         raise KeyError(

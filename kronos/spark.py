@@ -116,10 +116,14 @@ def check_java() -> None:
         )
 
 
-def local_session(app_name: str = "kronos", jars_dir: str | None = None):
+def local_session(
+    app_name: str = "kronos", jars_dir: str | None = None, task_slots: int = 2
+):
     """Start (or return) a local Spark session for laptops, demos and tests.
 
-    The Python workers run the driver's own interpreter. When ``jars_dir`` (or
+    Spark runs up to ``task_slots`` tasks at once (``local[<task_slots>]``),
+    each in its own Python worker. The Python workers run the driver's own
+    interpreter. When ``jars_dir`` (or
     the ``KRONOS_JARS_DIR`` environment variable, or ``.cache/jars`` in the
     working directory) holds the Delta Lake jars, Delta is enabled.
     """
@@ -129,11 +133,20 @@ def local_session(app_name: str = "kronos", jars_dir: str | None = None):
 
     from pyspark.sql import SparkSession
 
+    if (
+        isinstance(task_slots, bool)
+        or not isinstance(task_slots, int)
+        or task_slots < 1
+    ):
+        raise ValueError(
+            f"task_slots must be a positive integer, got {task_slots!r}; pass for "
+            "example 2"
+        )
     check_java()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = (
-        SparkSession.builder.master("local[2]")
+        SparkSession.builder.master(f"local[{task_slots}]")
         .appName(app_name)
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "4")

@@ -8,9 +8,12 @@ MLflow allows when the run ends.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
 import os
 import re
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -44,6 +47,9 @@ QUIET_ENVIRONMENT = {
     "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
 }
 
+
+#: The module of the Databricks runtime, see :func:`mark_databricks_runtime_absent`.
+_DATABRICKS_RUNTIME = "dbruntime"
 
 #: Environment variables whose values are secrets: they never appear in a log
 #: line, a tag or an outcome, even inside an error message.
@@ -93,6 +99,31 @@ def quiet_mlflow() -> None:
     """Stop MLflow from printing links and progress bars in this process."""
     for name, value in QUIET_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
+
+
+@functools.cache
+def mark_databricks_runtime_absent() -> bool:
+    """Let MLflow's Databricks checks fail fast in this process, off Databricks.
+
+    Before every request, MLflow's client asks whether it runs in a Databricks
+    notebook, job or cluster, each time by importing the Databricks runtime
+    module ``dbruntime``. Where that module does not exist, each of those
+    imports searches the whole module path again and fails. Recording it as
+    absent (``None`` in :data:`sys.modules`) makes them fail at once; where it
+    exists, on Databricks, nothing is changed. Checked once per process.
+
+    Returns
+    -------
+    bool
+        Whether the module was recorded as absent.
+    """
+    if _DATABRICKS_RUNTIME in sys.modules:
+        return False
+    if importlib.util.find_spec(_DATABRICKS_RUNTIME) is not None:
+        return False
+    sys.modules[_DATABRICKS_RUNTIME] = None  # type: ignore[assignment]
+    logger.debug("%s is not installed: recorded as absent", _DATABRICKS_RUNTIME)
+    return True
 
 
 @dataclass

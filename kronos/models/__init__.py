@@ -24,7 +24,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from kronos.models._mlflow import pip_requirements
+from kronos.models._mlflow import pip_requirements, read_metadata
 from kronos.models.base import (
     FLAVOR_METADATA_KEY,
     ForecastModel,
@@ -164,9 +164,7 @@ def load_model(path: str) -> ForecastModel:
     ValueError
         When the directory's metadata names no kronos flavor, or an unknown one.
     """
-    from mlflow.models import Model
-
-    metadata = Model.load(path).metadata or {}
+    metadata = read_metadata(path)
     flavor = metadata.get(FLAVOR_METADATA_KEY)
     if flavor not in FLAVORS:
         raise ValueError(

@@ -137,6 +137,26 @@ def _require_fitted(model: ForecastModel) -> None:
         raise RuntimeError(f"{model.flavor} model: fit the model before saving it")
 
 
+def read_metadata(path: str) -> dict[str, Any]:
+    """Return the ``metadata`` section of the ``MLmodel`` file in ``path``.
+
+    Read with libyaml's parser when PyYAML has it, several times faster than
+    the pure-Python one that :meth:`mlflow.models.Model.load` uses; only this
+    section is needed to tell which kronos flavor wrote the directory.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` has no ``MLmodel`` file.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(os.path.join(path, "MLmodel"), encoding="utf-8") as file:
+        content = yaml.load(file, Loader=loader) or {}
+    return dict(content.get("metadata") or {})
+
+
 def restore_base(cls: type[ModelT], metadata: Mapping[str, Any]) -> ModelT:
     """Build an instance of ``cls`` with the params, freq and last date saved."""
     model = cls(json.loads(metadata["params"]), freq=metadata["freq"])

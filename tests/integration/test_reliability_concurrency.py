@@ -165,13 +165,13 @@ def test_every_forecast_comes_from_a_model_or_says_why_not(concurrent_jobs):
     client, _, _, results = concurrent_jobs
     for outcomes in results:
         for outcome in outcomes:
-            assert outcome["finite"]
+            assert outcome["finite"], outcome
             if outcome["fallback"] is None:
                 assert outcome["forecast_version"] is not None
                 continue
             # A job that deferred to a concurrent run before anything was
             # promoted has no production model to forecast with yet.
-            assert outcome["fallback"] == "no production model to predict with"
+            assert outcome["fallback"] == "no production model to predict with", outcome
             tags = client.get_run(outcome["run_id"]).data.tags
             assert executions.DEFERS_TAG in tags
 

@@ -7,6 +7,8 @@ calls a key would send to a tracking server are counted on the client.
 from __future__ import annotations
 
 import os
+import sys
+import types
 
 import mlflow.utils.environment as mlflow_environment
 import numpy as np
@@ -240,3 +242,30 @@ def test_saving_a_model_leaves_mlflow_as_it_was(tmp_path):
         requirements = handle.read().split()
     assert any(line.startswith("mlflow==") for line in requirements)
     assert any(line.startswith("pandas==") for line in requirements)
+
+
+# MLflow's Databricks checks
+
+
+def test_an_absent_databricks_runtime_fails_to_import_at_once():
+    saved = sys.modules.pop("dbruntime", "missing")
+    tracking.mark_databricks_runtime_absent.cache_clear()
+    try:
+        assert tracking.mark_databricks_runtime_absent()
+        with pytest.raises(ModuleNotFoundError):
+            import dbruntime  # noqa: F401
+    finally:
+        sys.modules.pop("dbruntime", None)
+        if saved != "missing":
+            sys.modules["dbruntime"] = saved
+        tracking.mark_databricks_runtime_absent.cache_clear()
+
+
+def test_a_present_databricks_runtime_is_left_alone(monkeypatch):
+    runtime = types.ModuleType("dbruntime")
+    monkeypatch.setitem(sys.modules, "dbruntime", runtime)
+    tracking.mark_databricks_runtime_absent.cache_clear()
+
+    assert not tracking.mark_databricks_runtime_absent()
+    assert sys.modules["dbruntime"] is runtime
+    tracking.mark_databricks_runtime_absent.cache_clear()

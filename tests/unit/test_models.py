@@ -19,6 +19,7 @@ from kronos.models import (
     build_model,
     load_model,
 )
+from kronos.models._mlflow import read_metadata
 
 N_POINTS = 120
 
@@ -264,3 +265,12 @@ def _needed(model: ForecastModel) -> int:
     if isinstance(model, EnsembleModel):
         return model.required_train_length
     return model.min_train_length(model.params)
+
+
+def test_metadata_is_read_as_mlflow_reads_it(saved):
+    assert read_metadata(saved) == Model.load(saved).metadata
+
+
+def test_a_directory_without_mlmodel_is_not_a_model(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_model(str(tmp_path))
