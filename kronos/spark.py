@@ -133,11 +133,7 @@ def local_session(
 
     from pyspark.sql import SparkSession
 
-    if (
-        isinstance(task_slots, bool)
-        or not isinstance(task_slots, int)
-        or task_slots < 1
-    ):
+    if not _is_int_at_least(task_slots, 1):
         raise ValueError(
             f"task_slots must be a positive integer, got {task_slots!r}; pass for "
             "example 2"
@@ -214,7 +210,7 @@ def choose_partition_count(
         ("parallelism", parallelism, 1),
         ("partitions_per_core", partitions_per_core, 1),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        if not _is_int_at_least(value, least):
             raise ValueError(
                 f"{name}={value!r} is invalid; pass an integer of at least {least}"
             )
@@ -318,11 +314,7 @@ def partition_by_key(
         )
     spark = df.sparkSession
     if n_partitions is not None:
-        if (
-            isinstance(n_partitions, bool)
-            or not isinstance(n_partitions, int)
-            or n_partitions < 1
-        ):
+        if not _is_int_at_least(n_partitions, 1):
             raise ValueError(
                 f"n_partitions={n_partitions!r} is invalid; pass a positive "
                 "integer, or None to choose it from the keys and the cores"
@@ -357,3 +349,8 @@ def partition_by_key(
     if disable_coalescing:
         disable_partition_coalescing(spark)
     return df.repartition(count, key_col)
+
+
+def _is_int_at_least(value: object, least: int) -> bool:
+    """Whether ``value`` is an int of at least ``least`` (a bool is not a count)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least

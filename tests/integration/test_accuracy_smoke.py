@@ -6,16 +6,13 @@ goal: the benchmark measures, the tests check that it still works.
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from _benchmarks import run_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCHMARK = ROOT / "benchmarks" / "accuracy.py"
 SERIES = 4
 SUBSETS = ("monthly", "quarterly", "yearly")
 #: The baseline, the recommended configuration's members and ensemble, and
@@ -25,21 +22,8 @@ METHODS = {"seasonal_naive", "snaive", "theta", "ces", "median_snc", "competitio
 
 @pytest.fixture(scope="module")
 def report() -> dict:
-    command = [
-        sys.executable,
-        str(BENCHMARK),
-        "--subset",
-        "all",
-        "--limit",
-        str(SERIES),
-        "--processes",
-        "1",
-    ]
-    completed = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=900, check=False
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    arguments = ["--subset", "all", "--limit", str(SERIES), "--processes", "1"]
+    return run_benchmark("accuracy.py", arguments, ROOT, isolate_tmp=False)
 
 
 def test_the_last_line_has_every_subset(report):

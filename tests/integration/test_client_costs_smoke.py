@@ -6,44 +6,17 @@ tests check that it still works.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from _benchmarks import run_benchmark
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
-BENCHMARK = ROOT / "benchmarks" / "client_costs.py"
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    arguments = ["--requests", "3", "--reads", "3", "--blocks", "2"]
     workdir = tmp_path_factory.mktemp("client_costs")
-    command = [
-        sys.executable,
-        str(BENCHMARK),
-        "--requests",
-        "3",
-        "--reads",
-        "3",
-        "--blocks",
-        "2",
-    ]
-    completed = subprocess.run(
-        command,
-        cwd=workdir,
-        env={**os.environ, "TMPDIR": str(workdir)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return run_benchmark("client_costs.py", arguments, workdir, timeout=300)
 
 
 def test_both_ways_of_each_cost_are_reported_as_positive_numbers(report):

@@ -6,18 +6,11 @@ benchmark measures, the tests check that it still works.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from _benchmarks import run_benchmark
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-BENCHMARK = ROOT / "benchmarks" / "throughput.py"
 KEYS = 4
 REQUEST_BUDGET = 15
 
@@ -37,10 +30,7 @@ FIELDS = (
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    workdir = tmp_path_factory.mktemp("throughput")
-    command = [
-        sys.executable,
-        str(BENCHMARK),
+    arguments = [
         "--keys",
         str(KEYS),
         "--points",
@@ -49,18 +39,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "naive",
         "--single-pass",
     ]
-    environment = {**os.environ, "TMPDIR": str(workdir)}
-    completed = subprocess.run(
-        command,
-        cwd=workdir,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    workdir = tmp_path_factory.mktemp("throughput")
+    return run_benchmark("throughput.py", arguments, workdir)
 
 
 def test_the_last_line_is_a_json_report_with_every_field(report):
