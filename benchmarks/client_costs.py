@@ -33,8 +33,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_RUNTIME = "dbruntime"
-
 
 def cpu_ms_per_call(function: Callable[[], Any], calls: int) -> float:
     """Return the process CPU time of one call of ``function``, in ms."""
@@ -72,7 +70,7 @@ def request_costs(calls: int, blocks: int, root: Path) -> dict[str, float]:
     from kronos.local_server import LocalServer
 
     def probed() -> None:
-        sys.modules.pop(_RUNTIME, None)
+        sys.modules.pop(tracking.DATABRICKS_RUNTIME_MODULE, None)
 
     def recorded_absent() -> None:
         tracking.mark_databricks_runtime_absent.cache_clear()

@@ -49,7 +49,7 @@ QUIET_ENVIRONMENT = {
 
 
 #: The module of the Databricks runtime, see :func:`mark_databricks_runtime_absent`.
-_DATABRICKS_RUNTIME = "dbruntime"
+DATABRICKS_RUNTIME_MODULE = "dbruntime"
 
 #: Environment variables whose values are secrets: they never appear in a log
 #: line, a tag or an outcome, even inside an error message.
@@ -117,12 +117,12 @@ def mark_databricks_runtime_absent() -> bool:
     bool
         Whether the module was recorded as absent.
     """
-    if _DATABRICKS_RUNTIME in sys.modules:
+    if DATABRICKS_RUNTIME_MODULE in sys.modules:
         return False
-    if importlib.util.find_spec(_DATABRICKS_RUNTIME) is not None:
+    if importlib.util.find_spec(DATABRICKS_RUNTIME_MODULE) is not None:
         return False
-    sys.modules[_DATABRICKS_RUNTIME] = None  # type: ignore[assignment]
-    logger.debug("%s is not installed: recorded as absent", _DATABRICKS_RUNTIME)
+    sys.modules[DATABRICKS_RUNTIME_MODULE] = None  # type: ignore[assignment]
+    logger.debug("%s is not installed: recorded as absent", DATABRICKS_RUNTIME_MODULE)
     return True
 
 
